@@ -1,0 +1,1 @@
+//! Runnable unit programs live in `examples/`; this crate has no library code of its own.

@@ -1,0 +1,80 @@
+//! Every write of env/schema/log/program files goes through here.
+//!
+//! A write goes to a temporary file in the same directory, is fsynced, then renamed over the target, and
+//! the directory is fsynced: a crash or power loss leaves either the old file or the new one, never half.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{Error, Result};
+
+/// Replaces `path` with `bytes` atomically (temp file + fsync + rename + directory fsync).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_sibling(path);
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| Error::io(&tmp, e))?;
+        file.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        if let Ok(meta) = fs::metadata(path) {
+            // Keep the permissions the file had: an update must not widen or narrow them.
+            fs::set_permissions(&tmp, meta.permissions()).map_err(|e| Error::io(&tmp, e))?;
+        }
+        fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+        sync_parent(path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Reads a whole text file, naming the file in the error.
+pub fn read_text(path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(|e| Error::io(path, e))
+}
+
+/// Checks the file at `new_file` with `validate`, then atomically replaces `target` with it.
+///
+/// When `validate` refuses the new file, `target` is left untouched.
+pub fn replace_validated(
+    target: &Path,
+    new_file: &Path,
+    validate: impl FnOnce(&str) -> Result<()>,
+) -> Result<()> {
+    let text = read_text(new_file)?;
+    validate(&text)?;
+    write_atomic(target, text.as_bytes())
+}
+
+/// fsyncs the directory holding `path`, so a rename in it survives a power loss.
+pub fn sync_parent(path: &Path) -> Result<()> {
+    let dir = parent_dir(path);
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A unique, hidden name next to `path` for a temporary file.
+pub fn temp_sibling(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    parent_dir(path).join(format!(".{name}.tmp-{}-{n}", std::process::id()))
+}

@@ -1,0 +1,1 @@
+//! The MQTT transport (arrives with the MQTT runtime).

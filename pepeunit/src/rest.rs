@@ -1,0 +1,1 @@
+//! The REST transport (arrives with the REST client).
