@@ -12,6 +12,17 @@ use crate::error::{Error, Result};
 
 /// Replaces `path` with `bytes` atomically (temp file + fsync + rename + directory fsync).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_via_temp(path, bytes, true)
+}
+
+/// Like [`write_atomic`] but without the fsyncs: atomic against a process crash (the rename is), not
+/// against a power loss. For files rewritten often whose every line is not worth two disk flushes (the
+/// log's compaction, which keeps the Python client's no-fsync durability).
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_via_temp(path, bytes, false)
+}
+
+fn write_via_temp(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     let tmp = temp_sibling(path);
     let result = (|| {
         let mut file = OpenOptions::new()
@@ -20,13 +31,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .open(&tmp)
             .map_err(|e| Error::io(&tmp, e))?;
         file.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        if sync {
+            file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        }
         if let Ok(meta) = fs::metadata(path) {
             // Keep the permissions the file had: an update must not widen or narrow them.
             fs::set_permissions(&tmp, meta.permissions()).map_err(|e| Error::io(&tmp, e))?;
         }
         fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-        sync_parent(path)
+        if sync { sync_parent(path) } else { Ok(()) }
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

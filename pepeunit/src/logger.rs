@@ -10,13 +10,12 @@
 //! The newest `max_length` entries live in memory; the log *is* those entries, and [`Logger::get_full_log`]
 //! never reads the file. Each entry is appended to the file as one line with a single `write(2)` on a file
 //! opened with `O_APPEND`: no re-read, no rewrite and no fsync per line (the Python client's durability: a
-//! process crash loses nothing already logged). When the file reaches `max_length + slack` lines, where
-//! `slack = max(max_length, MIN_COMPACTION_SLACK)`, it is compacted to the in-memory entries with
-//! [`write_atomic`] (fsynced, so a power loss leaves the old or the new file). So the file holds at most
-//! `2 × max_length` lines for logs of [`MIN_COMPACTION_SLACK`] entries or more (at most
-//! `max_length + MIN_COMPACTION_SLACK` for smaller ones), at least `max_length` once that many were logged;
-//! the log is its newest `max_length` lines, and [`Logger::flush`] (also run, best effort, when the last
-//! handle is dropped) trims it to exactly the log.
+//! process crash loses nothing already logged). When the file reaches `2 × max_length` lines it is
+//! compacted to the in-memory entries through a temp file and a rename ([`write_atomic_unsynced`]: atomic
+//! against a crash; no fsync, the same durability as the appends). So the file holds at most
+//! `2 × max_length` lines, at least `max_length` once that many were logged; the log is its newest
+//! `max_length` lines, and [`Logger::flush`] (also run, best effort, when the last handle is dropped) trims
+//! it to exactly the log, durably ([`write_atomic`]).
 //!
 //! A write that fails (disk full, …) is counted in [`Logger::write_errors`] and the file is rewritten
 //! from memory, at once and then on each entry until that succeeds; logging itself never returns an error
@@ -46,7 +45,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::files::{parent_dir, write_atomic};
+use crate::files::{parent_dir, write_atomic, write_atomic_unsynced};
 use crate::log_level::LogLevel;
 
 /// One log entry, serialized with the Python client's field order.
@@ -78,13 +77,6 @@ impl Default for LoggerConfig {
         }
     }
 }
-
-/// The fewest lines appended between two compactions of log.json.
-///
-/// Each compaction costs two fsyncs (~0.5 ms or more); compacting every `max_length` lines at the default
-/// 64 would cap logging near 100,000 entries/s and wear flash storage. At most this many extra lines
-/// (~100 KB) stay on disk instead.
-pub const MIN_COMPACTION_SLACK: usize = 1024;
 
 /// Receives every stored entry that is not `file_only` (the MQTT layer's hook).
 pub type LogSink = Arc<dyn Fn(&LogEntry) + Send + Sync>;
@@ -237,7 +229,7 @@ impl Logger {
     pub fn flush(&self) -> Result<()> {
         let mut state = self.lock();
         if state.needs_compaction() {
-            return state.compact();
+            return state.compact(Durability::PowerLossSafe);
         }
         match &state.file {
             Some(file) => file.sync_data().map_err(|e| Error::io(&state.path, e)),
@@ -291,8 +283,8 @@ impl State {
             self.lines_on_disk += 1;
         }
         let max_length = self.config.max_length;
-        let full = self.lines_on_disk >= max_length + max_length.max(MIN_COMPACTION_SLACK);
-        let compacted = (!appended || full) && self.compact().is_ok();
+        let full = self.lines_on_disk >= 2 * max_length;
+        let compacted = (!appended || full) && self.compact(Durability::CrashSafe).is_ok();
         if !appended && !compacted {
             self.write_errors += 1;
         }
@@ -326,14 +318,17 @@ impl State {
     }
 
     /// Atomically rewrites the file with exactly the log.
-    fn compact(&mut self) -> Result<()> {
+    fn compact(&mut self, durability: Durability) -> Result<()> {
         // The append handle would point at the replaced file.
         self.file = None;
         let mut bytes = Vec::new();
         for entry in &self.entries {
             encode_line(entry, &mut bytes);
         }
-        let result = write_atomic(&self.path, &bytes);
+        let result = match durability {
+            Durability::CrashSafe => write_atomic_unsynced(&self.path, &bytes),
+            Durability::PowerLossSafe => write_atomic(&self.path, &bytes),
+        };
         self.dirty = result.is_err();
         if result.is_ok() {
             self.lines_on_disk = self.entries.len();
@@ -344,7 +339,7 @@ impl State {
     /// Makes `entries` the log, in memory and on disk; on failure the log is unchanged.
     fn replace_entries(&mut self, entries: VecDeque<LogEntry>) -> Result<()> {
         let old = std::mem::replace(&mut self.entries, entries);
-        let result = self.compact();
+        let result = self.compact(Durability::PowerLossSafe);
         if result.is_err() {
             self.entries = old;
         }
@@ -352,11 +347,20 @@ impl State {
     }
 }
 
+/// How hard a rewrite of log.json tries to survive.
+#[derive(Clone, Copy)]
+enum Durability {
+    /// Survives a process crash (temp file + rename): for the frequent compactions while logging.
+    CrashSafe,
+    /// Also survives a power loss (fsyncs): for flush, replace and the final trim.
+    PowerLossSafe,
+}
+
 impl Drop for State {
     /// Best-effort trim of the file to exactly the log when the last handle goes.
     fn drop(&mut self) {
         if self.needs_compaction() {
-            let _ = self.compact();
+            let _ = self.compact(Durability::PowerLossSafe);
         }
     }
 }

@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use pepeunit::logger::{LogEntry, Logger, LoggerConfig, MIN_COMPACTION_SLACK};
+use pepeunit::logger::{LogEntry, Logger, LoggerConfig};
 use pepeunit::{Error, LogLevel};
 use serde_json::Value;
 use support::{TempDir, vector};
@@ -136,14 +136,10 @@ fn assert_file_bounded(max_length: usize, appends: usize, bound: usize) {
 }
 
 #[test]
-fn file_never_exceeds_twice_max_length_for_large_logs() {
-    let max_length = MIN_COMPACTION_SLACK;
-    assert_file_bounded(max_length, 3 * max_length, 2 * max_length);
-}
-
-#[test]
-fn file_of_a_small_log_is_bounded_by_the_slack() {
-    assert_file_bounded(8, 8 + MIN_COMPACTION_SLACK + 100, 8 + MIN_COMPACTION_SLACK);
+fn file_never_exceeds_twice_max_length() {
+    for max_length in [8, 64, 1024] {
+        assert_file_bounded(max_length, 3 * max_length + 5, 2 * max_length);
+    }
 }
 
 #[test]
