@@ -157,21 +157,20 @@ impl<'a> Staging<'a> {
         size: u64,
         data: &mut dyn Read,
     ) -> Result<()> {
-        let remaining = self.limits.max_total_bytes.saturating_sub(self.bytes);
-        if size > remaining {
+        // The cap is checked against the header, and no more than the header's size is ever written:
+        // so the bytes actually written stay under the cap, whatever the data holds.
+        if size > self.limits.max_total_bytes.saturating_sub(self.bytes) {
             return Err(self.too_big(name));
         }
         let mut file = File::create_new(path).map_err(|e| Error::io(path, e))?;
-        // Never more than the header announced (+1 to notice a lie), so the cap holds whatever the data.
-        let written = io::copy(&mut data.take(size.saturating_add(1)), &mut file)
-            .map_err(|e| self.corrupt(Some(name), &e))?;
+        let unreadable = |e: io::Error| self.corrupt(Some(name), &e);
+        let written = io::copy(&mut data.take(size), &mut file).map_err(unreadable)?;
+        let longer = written == size && data.read(&mut [0u8]).map_err(unreadable)? != 0;
         self.bytes += written;
-        if written > remaining {
-            return Err(self.too_big(name));
-        }
-        if written != size {
+        if written != size || longer {
+            let holds = if longer { "more" } else { "fewer" };
             let reason = format!(
-                "the entry holds {written} bytes but its header says {size}: corrupt or truncated archive"
+                "the entry holds {holds} bytes than the {size} its header says: corrupt or truncated archive"
             );
             return Err(self.refuse(name, reason));
         }
