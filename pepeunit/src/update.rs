@@ -144,6 +144,14 @@ enum Step {
     Placed(PathBuf),
 }
 
+impl Step {
+    fn rel(&self) -> &Path {
+        match self {
+            Step::CreatedDir(rel) | Step::BackedUp(rel) | Step::Placed(rel) => rel,
+        }
+    }
+}
+
 /// The swap in progress: what was done so far, to undo it or report it.
 struct Swap<'a> {
     program_dir: &'a Path,
@@ -203,13 +211,13 @@ impl Swap<'_> {
         let dirs: BTreeSet<PathBuf> = self
             .journal
             .iter()
-            .map(|step| match step {
-                Step::CreatedDir(rel) | Step::BackedUp(rel) | Step::Placed(rel) => {
-                    self.program_dir.join(rel)
-                }
-            })
+            .map(|step| files::parent_dir(&self.program_dir.join(step.rel())))
             .collect();
-        dirs.iter().try_for_each(|path| files::sync_parent(path))
+        dirs.iter().try_for_each(|dir| {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| Error::io(dir, e))
+        })
     }
 
     /// Undoes the journal in reverse and removes the backup; returns the error to report for `cause`.
@@ -217,16 +225,14 @@ impl Swap<'_> {
     fn roll_back(&mut self, cause: &Error) -> Error {
         let mut failures = Vec::new();
         for step in self.journal.drain(..).rev() {
-            let (rel, undone) = match &step {
-                Step::Placed(rel) => (rel, fs::remove_file(self.program_dir.join(rel))),
-                Step::BackedUp(rel) => (
-                    rel,
-                    fs::rename(self.backup.join(rel), self.program_dir.join(rel)),
-                ),
-                Step::CreatedDir(rel) => (rel, fs::remove_dir(self.program_dir.join(rel))),
+            let target = self.program_dir.join(step.rel());
+            let undone = match &step {
+                Step::Placed(_) => fs::remove_file(&target),
+                Step::BackedUp(rel) => fs::rename(self.backup.join(rel), &target),
+                Step::CreatedDir(_) => fs::remove_dir(&target),
             };
             if let Err(e) = undone {
-                failures.push(format!("{}: {e}", rel.display()));
+                failures.push(format!("{}: {e}", target.display()));
             }
         }
         if failures.is_empty() {

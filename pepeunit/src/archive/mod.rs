@@ -148,7 +148,8 @@ fn extract_tar(reader: Box<dyn Read>, staging: &mut Staging) -> Result<()> {
                 continue;
             }
             other => {
-                let reason = format!("unsupported entry type {other:?}");
+                let reason =
+                    format!("unsupported entry type {other:?} (only files, directories and links)");
                 return Err(staging.refuse(&name, reason));
             }
         };
