@@ -34,7 +34,8 @@ pub enum ArchiveFormat {
 /// Caps that keep a hostile or broken archive from filling the device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtractLimits {
-    /// Most bytes all files together may unpack to (counted as written, not as declared).
+    /// Most bytes all files together may unpack to. Checked before each file from its header, and no
+    /// file is ever written past its header's size, so the bytes actually written stay under it.
     pub max_total_bytes: u64,
     /// Most entries (files, directories, links) the archive may hold.
     pub max_entries: usize,
