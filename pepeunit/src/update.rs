@@ -1,1 +1,314 @@
-//! (in progress)
+//! Applying a new program version: unpack, swap in with a backup, roll back on failure; then restart.
+//!
+//! [`update_device_program`] has *overlay* semantics, like the Python client: files the archive holds
+//! replace or join the program directory's; files it does not hold (log.json, a compiled binary, user
+//! data) stay untouched. It either applies the whole archive or leaves the directory as it was.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::archive::{self, ArchiveFormat, ExtractLimits};
+use crate::error::{Error, Result};
+use crate::files;
+
+/// How [`update_device_program`] treats the archive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateOptions {
+    /// Caps on what the archive may unpack to.
+    pub limits: ExtractLimits,
+}
+
+/// What [`update_device_program`] changed; paths are relative to the program directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateReport {
+    /// How the archive was packed.
+    pub format: ArchiveFormat,
+    /// Files (or links) that existed and were replaced.
+    pub replaced: Vec<PathBuf>,
+    /// Files (or links) that are new.
+    pub added: Vec<PathBuf>,
+    /// Directories that had to be created.
+    pub created_dirs: Vec<PathBuf>,
+}
+
+/// Applies the update `archive` to `program_dir`, all or nothing.
+///
+/// 1. The archive is unpacked into a hidden staging directory inside `program_dir` (same filesystem,
+///    so the moves below are atomic renames); if it is refused, the staging directory is removed and
+///    `program_dir` was never touched.
+/// 2. Each staged entry, in path order, is renamed into place; an existing file there is first moved
+///    into a hidden backup directory, missing directories are created.
+/// 3. If any step fails, every step done is undone in reverse order and [`Error::Update`] says why
+///    (and that the directory was rolled back).
+/// 4. The new files and the touched directories are fsynced, then the backup is removed.
+///
+/// Files of `program_dir` that the archive does not hold are kept (overlay, as the Python client does);
+/// existing directories keep their modes.
+pub fn update_device_program(
+    archive: &Path,
+    program_dir: &Path,
+    options: &UpdateOptions,
+) -> Result<UpdateReport> {
+    let staging = hidden_dir(program_dir, "staging")?;
+    let result = archive::extract(archive, &staging, &options.limits).and_then(|extracted| {
+        let backup = hidden_dir(program_dir, "backup")?;
+        let mut swap = Swap {
+            program_dir,
+            staging: &staging,
+            backup: &backup,
+            journal: Vec::new(),
+        };
+        match swap.run() {
+            Ok(()) => {
+                remove_dir_all(&backup);
+                Ok(swap.report(extracted.format))
+            }
+            Err(cause) => Err(swap.roll_back(&cause)),
+        }
+    });
+    remove_dir_all(&staging);
+    result
+}
+
+/// How [`restart_process`] brings the updated program into effect.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RestartMode {
+    /// `exec` the current executable with the same arguments: same pid, nothing left running (unix).
+    #[default]
+    ExecInPlace,
+    /// Spawn the current executable with the same arguments, then `exit(0)`: for supervisors that
+    /// expect the old process to end.
+    SpawnAndExit,
+    /// No restart: the client reloads env.json and schema.json (enough when only they changed).
+    ReloadOnly,
+    /// Do nothing: the unit restarts itself when it sees fit.
+    None,
+}
+
+/// Restarts the current process as `mode` says; [`RestartMode::ReloadOnly`] and [`RestartMode::None`]
+/// return at once (the client does the reload).
+///
+/// The caller stops its main cycle and flushes its log first: on success the two process modes never
+/// return. On Linux, when the running binary itself was replaced, `/proc/self/exe` reads
+/// `… (deleted)`; the new file at the original path is started instead.
+pub fn restart_process(mode: RestartMode) -> Result<()> {
+    match mode {
+        RestartMode::ExecInPlace => exec_in_place(),
+        RestartMode::SpawnAndExit => {
+            let exe = current_exe()?;
+            std::process::Command::new(&exe)
+                .args(std::env::args_os().skip(1))
+                .spawn()
+                .map_err(|e| Error::Update(format!("cannot start {}: {e}", exe.display())))?;
+            std::process::exit(0)
+        }
+        RestartMode::ReloadOnly | RestartMode::None => Ok(()),
+    }
+}
+
+#[cfg(unix)]
+fn exec_in_place() -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let exe = current_exe()?;
+    let e = std::process::Command::new(&exe)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    Err(Error::Update(format!("cannot exec {}: {e}", exe.display())))
+}
+
+#[cfg(not(unix))]
+fn exec_in_place() -> Result<()> {
+    Err(Error::Update(
+        "restart by exec needs a unix system: use RestartMode::SpawnAndExit".into(),
+    ))
+}
+
+/// The path of the running executable, even after an update replaced it.
+fn current_exe() -> Result<PathBuf> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Update(format!("cannot find the running executable: {e}")))?;
+    let replaced = exe
+        .to_str()
+        .and_then(|s| s.strip_suffix(" (deleted)"))
+        .filter(|_| !exe.exists());
+    Ok(replaced.map_or(exe.clone(), PathBuf::from))
+}
+
+/// One undoable step of the swap (paths relative to the program directory).
+enum Step {
+    CreatedDir(PathBuf),
+    BackedUp(PathBuf),
+    Placed(PathBuf),
+}
+
+impl Step {
+    fn rel(&self) -> &Path {
+        match self {
+            Step::CreatedDir(rel) | Step::BackedUp(rel) | Step::Placed(rel) => rel,
+        }
+    }
+}
+
+/// The swap in progress: what was done so far, to undo it or report it.
+struct Swap<'a> {
+    program_dir: &'a Path,
+    staging: &'a Path,
+    backup: &'a Path,
+    journal: Vec<Step>,
+}
+
+impl Swap<'_> {
+    /// Moves every staged entry into the program directory, journaling each step.
+    fn run(&mut self) -> Result<()> {
+        let mut entries = Vec::new();
+        staged_entries(self.staging, Path::new(""), &mut entries)?;
+        for (rel, _) in entries.iter().filter(|(_, is_dir)| !is_dir) {
+            // Data on disk before any rename makes it visible.
+            let path = self.staging.join(rel);
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+                File::open(&path)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| Error::io(&path, e))?;
+            }
+        }
+        for (rel, is_dir) in &entries {
+            let target = self.program_dir.join(rel);
+            let existing = fs::symlink_metadata(&target).ok();
+            if *is_dir {
+                if !existing.is_some_and(|m| m.is_dir()) {
+                    fs::create_dir(&target).map_err(|e| Error::io(&target, e))?;
+                    self.journal.push(Step::CreatedDir(rel.clone()));
+                }
+                continue;
+            }
+            if existing.is_some_and(|m| !m.is_dir()) {
+                let saved = self.backup.join(rel);
+                fs::create_dir_all(files::parent_dir(&saved))
+                    .and_then(|()| fs::rename(&target, &saved))
+                    .map_err(|e| Error::io(&target, e))?;
+                self.journal.push(Step::BackedUp(rel.clone()));
+            }
+            fs::rename(self.staging.join(rel), &target).map_err(|e| Error::io(&target, e))?;
+            self.journal.push(Step::Placed(rel.clone()));
+        }
+        // Modes last, so a read-only directory did not block its own content.
+        for step in &self.journal {
+            if let Step::CreatedDir(rel) = step {
+                let (staged, target) = (self.staging.join(rel), self.program_dir.join(rel));
+                fs::symlink_metadata(&staged)
+                    .and_then(|m| fs::set_permissions(&target, m.permissions()))
+                    .map_err(|e| Error::io(&target, e))?;
+            }
+        }
+        self.sync()
+    }
+
+    /// fsyncs every directory whose entries changed, so the new version survives a power loss.
+    fn sync(&self) -> Result<()> {
+        let dirs: BTreeSet<PathBuf> = self
+            .journal
+            .iter()
+            .map(|step| files::parent_dir(&self.program_dir.join(step.rel())))
+            .collect();
+        dirs.iter().try_for_each(|dir| {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| Error::io(dir, e))
+        })
+    }
+
+    /// Undoes the journal in reverse and removes the backup; returns the error to report for `cause`.
+    /// If a step cannot be undone, the backup is kept: it may hold the only copy of a replaced file.
+    fn roll_back(&mut self, cause: &Error) -> Error {
+        let mut failures = Vec::new();
+        for step in self.journal.drain(..).rev() {
+            let target = self.program_dir.join(step.rel());
+            let undone = match &step {
+                Step::Placed(_) => fs::remove_file(&target),
+                Step::BackedUp(rel) => fs::rename(self.backup.join(rel), &target),
+                Step::CreatedDir(_) => fs::remove_dir(&target),
+            };
+            if let Err(e) = undone {
+                failures.push(format!("{}: {e}", target.display()));
+            }
+        }
+        if failures.is_empty() {
+            remove_dir_all(self.backup);
+            Error::Update(format!("{cause}; the program directory was rolled back"))
+        } else {
+            Error::Update(format!(
+                "{cause}; rollback incomplete ({}); replaced files are kept in {}",
+                failures.join(", "),
+                self.backup.display()
+            ))
+        }
+    }
+
+    fn report(&self, format: ArchiveFormat) -> UpdateReport {
+        let mut report = UpdateReport {
+            format,
+            replaced: Vec::new(),
+            added: Vec::new(),
+            created_dirs: Vec::new(),
+        };
+        let backed_up: BTreeSet<&PathBuf> = self
+            .journal
+            .iter()
+            .filter_map(|step| match step {
+                Step::BackedUp(rel) => Some(rel),
+                _ => None,
+            })
+            .collect();
+        for step in &self.journal {
+            match step {
+                Step::CreatedDir(rel) => report.created_dirs.push(rel.clone()),
+                Step::Placed(rel) if backed_up.contains(rel) => report.replaced.push(rel.clone()),
+                Step::Placed(rel) => report.added.push(rel.clone()),
+                Step::BackedUp(_) => {}
+            }
+        }
+        report
+    }
+}
+
+/// Lists the entries under `root/rel` in path order, each directory before its content.
+fn staged_entries(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, bool)>) -> Result<()> {
+    let dir = root.join(rel);
+    let mut names = fs::read_dir(&dir)
+        .and_then(|list| {
+            list.map(|entry| entry.map(|e| e.file_name()))
+                .collect::<io::Result<Vec<_>>>()
+        })
+        .map_err(|e| Error::io(&dir, e))?;
+    names.sort();
+    for name in names {
+        let rel = rel.join(name);
+        let path = root.join(&rel);
+        let is_dir = fs::symlink_metadata(&path)
+            .map_err(|e| Error::io(&path, e))?
+            .is_dir();
+        out.push((rel.clone(), is_dir));
+        if is_dir {
+            staged_entries(root, &rel, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates a fresh hidden directory `.pepeunit-<what>-<pid>-<n>` inside `program_dir`.
+fn hidden_dir(program_dir: &Path, what: &str) -> Result<PathBuf> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = program_dir.join(format!(".pepeunit-{what}-{}-{n}", std::process::id()));
+    fs::create_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+    Ok(dir)
+}
+
+/// Removes a staging or backup directory; a leftover is harmless (hidden, never reused), so a failure
+/// here does not turn a finished update into an error.
+fn remove_dir_all(dir: &Path) {
+    let _ = fs::remove_dir_all(dir);
+}
