@@ -10,6 +10,7 @@
 
 pub mod archive;
 pub mod cipher;
+pub mod client;
 pub mod error;
 pub mod files;
 pub mod log_level;

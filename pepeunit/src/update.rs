@@ -34,6 +34,20 @@ pub struct UpdateReport {
     pub created_dirs: Vec<PathBuf>,
 }
 
+impl std::fmt::Display for UpdateReport {
+    /// A one-line summary for the unit log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?} archive, {} files replaced, {} added, {} directories created",
+            self.format,
+            self.replaced.len(),
+            self.added.len(),
+            self.created_dirs.len()
+        )
+    }
+}
+
 /// Applies the update `archive` to `program_dir`, all or nothing.
 ///
 /// 1. The archive is unpacked into a hidden staging directory inside `program_dir` (same filesystem,

@@ -1,0 +1,200 @@
+//! `PepeunitClient`: the seed's imperative API over settings, schema, logger, state and updates.
+//!
+//! The client is a cheap `Clone` (one `Arc` inside) and `Send + Sync`, so handlers anywhere can hold it.
+//! The transports (`mqtt`, `rest`) attach to it in their own modules.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::error::Result;
+use crate::files;
+use crate::logger::{Logger, LoggerConfig};
+use crate::schema::{Schema, Topics};
+use crate::settings::{Env, Settings};
+use crate::state::{StateProbe, SystemState};
+use crate::update::{self, RestartMode, UpdateOptions, UpdateReport};
+
+/// Builds a [`PepeunitClient`] from the paths of the unit's three files.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    env_path: PathBuf,
+    schema_path: PathBuf,
+    log_path: PathBuf,
+    restart_mode: RestartMode,
+    update_options: UpdateOptions,
+}
+
+impl ClientBuilder {
+    /// What to do after an update has been applied (default: exec the program in place).
+    pub fn restart_mode(mut self, mode: RestartMode) -> Self {
+        self.restart_mode = mode;
+        self
+    }
+
+    /// Limits and options for applying update archives.
+    pub fn update_options(mut self, options: UpdateOptions) -> Self {
+        self.update_options = options;
+        self
+    }
+
+    /// Loads env.json and schema.json and opens log.json; any invalid file is an error naming it.
+    pub fn build(self) -> Result<PepeunitClient> {
+        let settings = Settings::load(&self.env_path)?;
+        let schema = Schema::load(&self.schema_path)?;
+        let logger = Logger::open(&self.log_path, logger_config(&settings.current()))?;
+        Ok(PepeunitClient {
+            inner: Arc::new(Inner {
+                settings,
+                schema,
+                logger,
+                state_probe: Mutex::new(StateProbe::new()),
+                restart_mode: self.restart_mode,
+                update_options: self.update_options,
+            }),
+        })
+    }
+}
+
+/// The unit's handle on its settings, topics, log, state and program files.
+#[derive(Clone)]
+pub struct PepeunitClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    schema: Schema,
+    logger: Logger,
+    state_probe: Mutex<StateProbe>,
+    restart_mode: RestartMode,
+    update_options: UpdateOptions,
+}
+
+impl PepeunitClient {
+    /// Starts building a client for the unit whose files are at these paths.
+    pub fn builder(
+        env_path: impl Into<PathBuf>,
+        schema_path: impl Into<PathBuf>,
+        log_path: impl Into<PathBuf>,
+    ) -> ClientBuilder {
+        ClientBuilder {
+            env_path: env_path.into(),
+            schema_path: schema_path.into(),
+            log_path: log_path.into(),
+            restart_mode: RestartMode::default(),
+            update_options: UpdateOptions::default(),
+        }
+    }
+
+    /// The unit's settings (env.json), reloadable with `settings().update_from_file()`.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The unit's topics (schema.json).
+    pub fn schema(&self) -> &Schema {
+        &self.inner.schema
+    }
+
+    /// The unit logger: log.json, and `log/pepeunit` once MQTT is on.
+    pub fn logger(&self) -> &Logger {
+        &self.inner.logger
+    }
+
+    /// The unit's uuid, decoded from its token.
+    pub fn unit_uuid(&self) -> Result<String> {
+        self.inner.settings.unit_uuid()
+    }
+
+    /// The directory holding env.json: the program directory that updates replace.
+    pub fn program_dir(&self) -> PathBuf {
+        files::parent_dir(self.inner.settings.path())
+    }
+
+    /// The state message of PROTOCOL §6 for this moment.
+    pub fn get_system_state(&self) -> SystemState {
+        let commit = self.inner.settings.current().commit_version.clone();
+        // A poisoned probe only means another thread panicked mid-read; its data is still usable.
+        let mut probe = self
+            .inner
+            .state_probe
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        probe.read(&self.program_dir(), &commit)
+    }
+
+    /// Replaces env.json with the file at `new_env` (refused, file untouched, when invalid) and reloads.
+    pub fn update_env_from_file(&self, new_env: &Path) -> Result<()> {
+        let source = new_env.display().to_string();
+        files::replace_validated(self.inner.settings.path(), new_env, |text| {
+            Env::parse(text, &source).map(drop)
+        })?;
+        self.reload_settings()
+    }
+
+    /// Replaces schema.json with the file at `new_schema` (refused, file untouched, when invalid) and reloads.
+    pub fn update_schema_from_file(&self, new_schema: &Path) -> Result<()> {
+        let source = new_schema.display().to_string();
+        files::replace_validated(self.inner.schema.path(), new_schema, |text| {
+            Topics::parse(text, &source).map(drop)
+        })?;
+        self.inner.schema.update_from_file()
+    }
+
+    /// Replaces log.json with the file at `new_log` (refused, log untouched, when invalid).
+    pub fn update_log_from_file(&self, new_log: &Path) -> Result<()> {
+        self.inner.logger.replace_from_file(new_log)
+    }
+
+    /// Applies an update archive to the program directory (staging, swap, rollback on failure), then
+    /// reloads or restarts as the restart mode says. Every step is logged through the unit logger.
+    pub fn update_device_program(&self, archive: &Path) -> Result<UpdateReport> {
+        let logger = &self.inner.logger;
+        let program_dir = self.program_dir();
+        let report = match update::update_device_program(
+            archive,
+            &program_dir,
+            &self.inner.update_options,
+        ) {
+            Ok(report) => report,
+            Err(e) => {
+                logger.error(format!("Update from {} failed: {e}", archive.display()));
+                return Err(e);
+            }
+        };
+        logger.info(format!(
+            "Update applied to {}: {report}",
+            program_dir.display()
+        ));
+        match self.inner.restart_mode {
+            RestartMode::ReloadOnly => {
+                self.reload_settings()?;
+                self.inner.schema.update_from_file()?;
+                logger.info("Env and schema reloaded after the update");
+            }
+            RestartMode::None => logger.info("Update applied; no restart requested"),
+            mode @ (RestartMode::ExecInPlace | RestartMode::SpawnAndExit) => {
+                logger.info(format!("Restarting after the update ({mode:?})"));
+                let _ = logger.flush();
+                update::restart_process(mode)?;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Re-reads env.json and re-derives everything that depends on it.
+    fn reload_settings(&self) -> Result<()> {
+        self.inner.settings.update_from_file()?;
+        self.inner
+            .logger
+            .set_config(logger_config(&self.inner.settings.current()));
+        Ok(())
+    }
+}
+
+fn logger_config(env: &Env) -> LoggerConfig {
+    LoggerConfig {
+        min_level: env.min_log_level,
+        max_length: env.max_log_length,
+    }
+}
