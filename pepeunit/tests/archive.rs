@@ -3,54 +3,12 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use pepeunit::Error;
 use pepeunit::archive::{ArchiveFormat, ExtractLimits, detect_format, extract};
-use support::{TempDir, vector, vectors};
-
-/// What a path in an unpacked tree is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Node {
-    File { mode: u32, bytes: Vec<u8> },
-    Dir { mode: u32 },
-    Symlink(PathBuf),
-}
-
-/// Every path under `root` (relative, `/`-separated) with its type, permission bits and content.
-fn tree(root: &Path) -> BTreeMap<String, Node> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Node>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned();
-            let meta = fs::symlink_metadata(&path).unwrap();
-            let mode = meta.permissions().mode() & 0o777;
-            let node = if meta.is_symlink() {
-                Node::Symlink(fs::read_link(&path).unwrap())
-            } else if meta.is_dir() {
-                walk(root, &path, out);
-                Node::Dir { mode }
-            } else {
-                Node::File {
-                    mode,
-                    bytes: fs::read(&path).unwrap(),
-                }
-            };
-            out.insert(rel, node);
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
+use support::{Node, TempDir, snapshot, vector, vectors};
 
 /// A fresh empty staging directory `stage` two levels below a temp dir, so `../..` stays observable.
 fn staging_dir(tag: &str) -> (TempDir, PathBuf) {
@@ -144,7 +102,7 @@ fn every_update_archive_unpacks_to_exactly_the_manifest() {
         let name = path.display();
         assert_eq!(report.format, expected_format(&path), "{name}");
         assert_eq!(report.files as usize, files.len(), "{name}");
-        let unpacked = tree(&dest);
+        let unpacked = snapshot(&dest);
 
         let mut total = 0;
         for (rel, spec) in files {
@@ -269,7 +227,7 @@ fn refuses_every_evil_archive_naming_the_entry_and_writing_nothing_outside() {
             );
         }
 
-        let unpacked = tree(tmp.path());
+        let unpacked = snapshot(tmp.path());
         let stray: Vec<&String> = unpacked
             .keys()
             .filter(|p| !["outer", "outer/inner", "outer/inner/stage"].contains(&p.as_str()))
@@ -285,7 +243,7 @@ fn refuses_every_evil_archive_naming_the_entry_and_writing_nothing_outside() {
             "{name}: touched {}",
             outside.display()
         );
-        let written: usize = tree(&dest)
+        let written: usize = snapshot(&dest)
             .values()
             .map(|n| match n {
                 Node::File { bytes, .. } => bytes.len(),
@@ -330,7 +288,7 @@ fn staging_dir_must_exist_and_be_empty() {
     let archive = vector("archives/update.tar");
     assert!(extract(&archive, &dest, &ExtractLimits::default()).is_err());
     assert!(extract(&archive, &dest.join("missing"), &ExtractLimits::default()).is_err());
-    assert_eq!(tree(&dest).len(), 1);
+    assert_eq!(snapshot(&dest).len(), 1);
 }
 
 /// The bytes of update.tar as raw deflate stored blocks, the first of length 0x021d: its first two
@@ -368,7 +326,7 @@ fn raw_deflate_passing_the_zlib_header_check_is_still_raw_deflate() {
     )
     .unwrap();
     assert_eq!(report.format, ArchiveFormat::RawDeflate);
-    assert_eq!(tree(&dest), tree(&reference));
+    assert_eq!(snapshot(&dest), snapshot(&reference));
 }
 
 #[test]

@@ -10,47 +10,7 @@ use std::path::{Path, PathBuf};
 use pepeunit::Error;
 use pepeunit::archive::{ExtractLimits, extract};
 use pepeunit::update::{RestartMode, UpdateOptions, restart_process, update_device_program};
-use support::{TempDir, vector, vectors};
-
-/// What a path in a directory is: its type, permission bits and content.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Node {
-    File { mode: u32, bytes: Vec<u8> },
-    Dir { mode: u32 },
-    Symlink(PathBuf),
-}
-
-/// Every path under `root` (relative, `/`-separated) with what it is.
-fn snapshot(root: &Path) -> BTreeMap<String, Node> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Node>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned();
-            let meta = fs::symlink_metadata(&path).unwrap();
-            let mode = meta.permissions().mode() & 0o7777;
-            let node = if meta.is_symlink() {
-                Node::Symlink(fs::read_link(&path).unwrap())
-            } else if meta.is_dir() {
-                walk(root, &path, out);
-                Node::Dir { mode }
-            } else {
-                Node::File {
-                    mode,
-                    bytes: fs::read(&path).unwrap(),
-                }
-            };
-            out.insert(rel, node);
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
+use support::{Node, TempDir, snapshot, vector, vectors};
 
 /// A program directory as a unit has it before an update: old program files, its log, and files the
 /// update knows nothing about.

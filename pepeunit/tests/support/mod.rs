@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: the vectors folder and self-cleaning temp directories.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -47,4 +50,44 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// What a path in a directory is: its type, permission bits and content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    File { mode: u32, bytes: Vec<u8> },
+    Dir { mode: u32 },
+    Symlink(PathBuf),
+}
+
+/// Every path under `root` (relative, `/`-separated) with what it is.
+pub fn snapshot(root: &Path) -> BTreeMap<String, Node> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Node>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let mode = meta.permissions().mode() & 0o7777;
+            let node = if meta.is_symlink() {
+                Node::Symlink(fs::read_link(&path).unwrap())
+            } else if meta.is_dir() {
+                walk(root, &path, out);
+                Node::Dir { mode }
+            } else {
+                Node::File {
+                    mode,
+                    bytes: fs::read(&path).unwrap(),
+                }
+            };
+            out.insert(rel, node);
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
 }
