@@ -3,7 +3,7 @@
 //!
 //! | EMQX rule | mosquitto | embedded rumqttd |
 //! |---|---|---|
-//! | max packet 256 KiB | `max_packet_size 262144` (bigger packet: client disconnected) | remaining length ≤ 262140 (the same packets; client disconnected) |
+//! | max packet 256 KiB | `max_packet_size 262141` (bigger packet: client disconnected) | remaining length ≤ 262140 (client disconnected) |
 //! | retain unavailable | `retain_available false` (retained publish: client disconnected) | a retained publish disconnects the client |
 //! | max 32 in flight | not set | `max_inflight_count 32` |
 //! | CONNECT within 15 s | not set | `connection_timeout_ms 15000` |
@@ -107,8 +107,11 @@ fn start_mosquitto(port: u16, work_dir: &Path) -> Result<Broker> {
         )
     })?;
     let conf = work_dir.join(format!("mosquitto-{port}.conf"));
+    // mosquitto compares the remaining length + 1 (not the length bytes) with max_packet_size; packets near
+    // 256 KiB have 3 length bytes, so this refuses exactly the packets over MAX_PACKET_SIZE.
+    let max_packet = MAX_PACKET_SIZE - 3;
     let text = format!(
-        "listener {port} 127.0.0.1\nallow_anonymous true\nmax_packet_size {MAX_PACKET_SIZE}\n\
+        "listener {port} 127.0.0.1\nallow_anonymous true\nmax_packet_size {max_packet}\n\
          retain_available false\npersistence false\nlog_dest none\n"
     );
     std::fs::write(&conf, text).map_err(|e| Error::io(&conf, e))?;
