@@ -25,6 +25,8 @@ pub mod update;
 pub mod mqtt;
 #[cfg(feature = "rest")]
 pub mod rest;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use error::{Error, Result};
 pub use log_level::LogLevel;

@@ -1,0 +1,774 @@
+//! A Pepeunit instance on loopback, for tests and examples (cargo feature `testkit`).
+//!
+//! [`Instance::start`] runs what a real instance offers a unit — a real MQTT broker (`mosquitto` or the
+//! embedded rumqttd, see [`BrokerKind`]) and the REST endpoints of PROTOCOL §7 — and lets the test drive
+//! the unit (commands, inputs, server-side env/schema changes) and observe it (outputs, states and logs
+//! checked with the backend's rules, update status).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use pepeunit::testkit::{Command, Instance, InstanceOptions, UnitSpec};
+//!
+//! # async fn demo() -> pepeunit::Result<()> {
+//! let instance = Instance::start(InstanceOptions::default()).await?;
+//! let unit = instance.create_unit(UnitSpec::new("sensor", "/tmp/sensor")).await?;
+//! // … start the unit program with unit.env_path() and unit.schema_path() …
+//! instance.send_command(&unit, Command::LogSync).await?;
+//! let out = instance.next_output(&unit, "output/pepeunit", Duration::from_secs(5)).await;
+//! assert!(out.is_some());
+//! assert!(instance.rejections().is_empty(), "the backend would have dropped a message");
+//! # Ok(()) }
+//! ```
+
+mod archive;
+mod broker;
+mod observe;
+mod pyjson;
+mod rest;
+mod units;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hyper_util::rt::TokioIo;
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use broker::{BrokerKind, MAX_PACKET_SIZE};
+pub use observe::{Message, Rejection, RejectionKind};
+pub use units::{Node, NodeKind, TestUnit, UnitSpec, UpdateStatus};
+
+use crate::error::{Error, Result};
+use archive::Tree;
+use broker::Broker;
+use observe::Recorder;
+use units::{Program, Registry, UnitRecord};
+
+/// Which backend release the REST responses imitate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendEra {
+    /// ≤ 1.0: env and schema bodies are a JSON string holding the JSON text.
+    V1_0,
+    /// ≥ 1.1: env and schema bodies are JSON objects.
+    #[default]
+    V1_1,
+}
+
+/// How to start an [`Instance`].
+#[derive(Debug, Clone)]
+pub struct InstanceOptions {
+    /// Which broker to run.
+    pub broker: BrokerKind,
+    /// Which response shapes the REST endpoints use.
+    pub backend_era: BackendEra,
+    /// `PU_STATE_SEND_INTERVAL` given to new units, in seconds (the backend's default is 60).
+    pub state_send_interval: u64,
+    /// First level of every topic. The real backend uses `PU_DOMAIN`; here that carries a port, and a
+    /// `:` has no place in a topic, so topics get this name instead.
+    pub topic_domain: String,
+}
+
+impl Default for InstanceOptions {
+    fn default() -> Self {
+        InstanceOptions {
+            broker: BrokerKind::Auto,
+            backend_era: BackendEra::V1_1,
+            state_send_interval: 60,
+            topic_domain: "localhost".into(),
+        }
+    }
+}
+
+/// A command the backend sends on `input_base_topic` (§5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// `update/pepeunit`, to the version set by [`Instance::set_program`].
+    Update,
+    /// `env_update/pepeunit`.
+    EnvUpdate,
+    /// `schema_update/pepeunit`.
+    SchemaUpdate,
+    /// `log_sync/pepeunit`.
+    LogSync,
+    /// `reset/pepeunit`.
+    Reset,
+}
+
+impl Command {
+    /// The topic name the command goes to.
+    pub fn topic_name(self) -> &'static str {
+        match self {
+            Command::Update => "update/pepeunit",
+            Command::EnvUpdate => "env_update/pepeunit",
+            Command::SchemaUpdate => "schema_update/pepeunit",
+            Command::LogSync => "log_sync/pepeunit",
+            Command::Reset => "reset/pepeunit",
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Command::Update => "Update",
+            Command::EnvUpdate => "EnvUpdate",
+            Command::SchemaUpdate => "SchemaUpdate",
+            Command::LogSync => "LogSync",
+            Command::Reset => "Reset",
+        }
+    }
+}
+
+/// The files of a program version that updates serve.
+#[derive(Debug, Clone)]
+pub enum ProgramSource {
+    /// A snapshot of this directory, taken when the program is set.
+    Dir(PathBuf),
+    /// These files (path relative to the program root, bytes).
+    Files(Vec<(String, Vec<u8>)>),
+}
+
+/// What the REST handlers and the observer share.
+pub(crate) struct Shared {
+    options: InstanceOptions,
+    topic_domain: String,
+    registry: Mutex<Registry>,
+    recorder: Recorder,
+}
+
+impl Shared {
+    /// Locks the backend's records (a poisoned lock still holds consistent records: updates are small).
+    pub(crate) fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running Pepeunit instance on 127.0.0.1: broker, REST, and the backend's view of its units.
+///
+/// Dropping it stops everything it started (broker process or thread, HTTP server, observer).
+pub struct Instance {
+    shared: Arc<Shared>,
+    broker_kind: BrokerKind,
+    broker: Mutex<Option<Broker>>,
+    mqtt_port: u16,
+    http_port: u16,
+    work_dir: PathBuf,
+    backend: AsyncClient,
+    subscriptions: watch::Receiver<u64>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+const HOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Instance {
+    /// Starts the broker, the REST server and the backend's MQTT client; returns once all three are up.
+    pub async fn start(options: InstanceOptions) -> Result<Instance> {
+        let work_dir = std::env::temp_dir().join(format!(
+            "pepeunit-testkit-{}-{}",
+            std::process::id(),
+            &units::random_commit()?[..12]
+        ));
+        std::fs::create_dir_all(&work_dir).map_err(|e| Error::io(&work_dir, e))?;
+        let broker_kind = options.broker.resolve();
+        let mqtt_port = broker::free_port()?;
+        let broker = Broker::start(broker_kind, mqtt_port, &work_dir).await?;
+
+        let listener = tokio::net::TcpListener::bind((HOST, 0))
+            .await
+            .map_err(|e| Error::io("127.0.0.1:0 (REST)", e))?;
+        let http_port = listener
+            .local_addr()
+            .map_err(|e| Error::io("REST listener", e))?
+            .port();
+        let shared = Arc::new(Shared {
+            topic_domain: options.topic_domain.clone(),
+            options,
+            registry: Mutex::new(Registry::default()),
+            recorder: Recorder::default(),
+        });
+        let server = tokio::spawn(serve_http(listener, shared.clone()));
+
+        let mut mqtt = MqttOptions::new(
+            format!("pepeunit-testkit-backend-{mqtt_port}"),
+            HOST.to_string(),
+            mqtt_port,
+        );
+        mqtt.set_keep_alive(Duration::from_secs(30))
+            .set_clean_session(true)
+            .set_max_packet_size(MAX_PACKET_SIZE, MAX_PACKET_SIZE);
+        let (backend, eventloop) = AsyncClient::new(mqtt, 256);
+        let (subscribed, subscriptions) = watch::channel(0);
+        let observer = tokio::spawn(observe_broker(
+            eventloop,
+            backend.clone(),
+            shared.clone(),
+            subscribed,
+        ));
+
+        let instance = Instance {
+            shared,
+            broker_kind,
+            broker: Mutex::new(Some(broker)),
+            mqtt_port,
+            http_port,
+            work_dir,
+            backend,
+            subscriptions,
+            tasks: vec![server, observer],
+        };
+        instance.wait_subscribed(0).await?;
+        Ok(instance)
+    }
+
+    /// The broker actually running (`Auto` resolved).
+    pub fn broker_kind(&self) -> BrokerKind {
+        self.broker_kind
+    }
+
+    /// The broker host, `127.0.0.1`.
+    pub fn mqtt_host(&self) -> String {
+        HOST.to_string()
+    }
+
+    /// The broker port.
+    pub fn mqtt_port(&self) -> u16 {
+        self.mqtt_port
+    }
+
+    /// The instance root, e.g. `http://127.0.0.1:1234/pepeunit` (`GET` gives the instance info).
+    pub fn instance_url(&self) -> String {
+        format!("http://{HOST}:{}{}", self.http_port, rest::APP_PREFIX)
+    }
+
+    /// The REST base URL units use, e.g. `http://127.0.0.1:1234/pepeunit/api/v1`.
+    pub fn rest_base_url(&self) -> String {
+        format!("{}{}", self.instance_url(), rest::API_PREFIX)
+    }
+
+    /// Creates a unit: uuid, token, node uuids, env.json and schema.json written into `spec.dir`.
+    pub async fn create_unit(&self, spec: UnitSpec) -> Result<TestUnit> {
+        let uuid = units::uuid4()?;
+        let token = units::unit_token(&uuid)?;
+        let sections = units::sections_of(spec.schema_example.as_ref())?;
+        let mut nodes = Vec::new();
+        for (section, names) in &sections {
+            let kind = match section.as_str() {
+                "input_topic" => NodeKind::Input,
+                "output_topic" => NodeKind::Output,
+                _ => continue,
+            };
+            for name in names {
+                nodes.push(Node {
+                    uuid: units::uuid4()?,
+                    name: name.clone(),
+                    kind,
+                });
+            }
+        }
+        let mut env = match &spec.env_example {
+            Some(Value::Object(example)) => example.clone(),
+            Some(_) => {
+                return Err(Error::InvalidJson {
+                    source_name: "env_example".into(),
+                    reason: "not a JSON object".into(),
+                });
+            }
+            None => serde_json::Map::new(),
+        };
+        let generated = json!({
+            "PU_DOMAIN": format!("{HOST}:{}", self.http_port),
+            "PU_HTTP_TYPE": "http",
+            "PU_APP_PREFIX": rest::APP_PREFIX,
+            "PU_API_ACTUAL_PREFIX": rest::API_PREFIX,
+            "PU_MQTT_HOST": HOST.to_string(),
+            "PU_MQTT_PORT": self.mqtt_port,
+            "PU_AUTH_TOKEN": token,
+            "PU_SECRET_KEY": units::random_key()?,
+            "PU_ENCRYPT_KEY": units::random_key()?,
+            "PU_MQTT_PING_INTERVAL": 30,
+            "PU_MQTT_KEEPALIVE": 60,
+            "PU_STATE_SEND_INTERVAL": self.shared.options.state_send_interval,
+            "PU_MIN_LOG_LEVEL": "Debug",
+            "PU_MAX_LOG_LENGTH": 64,
+        });
+        if let Value::Object(generated) = generated {
+            env.extend(generated);
+        }
+        env.extend(spec.env_overrides.clone());
+        std::fs::create_dir_all(&spec.dir).map_err(|e| Error::io(&spec.dir, e))?;
+        let unit = TestUnit {
+            uuid: uuid.clone(),
+            name: spec.name,
+            token,
+            dir: spec.dir,
+            nodes,
+        };
+        let record = UnitRecord {
+            unit: unit.clone(),
+            env,
+            sections,
+            target_commit: match spec.commit {
+                Some(c) => c,
+                None => units::random_commit()?,
+            },
+            program: None,
+            current_commit: None,
+            state_storage: String::new(),
+            last_state: None,
+            update_status: UpdateStatus::Idle,
+            logs: Vec::new(),
+            created: iso_now(),
+        };
+        self.shared.registry().units.insert(uuid, record);
+        self.write_unit_files(&unit)?;
+        Ok(unit)
+    }
+
+    /// Writes the unit's current env.json and schema.json (as the backend would serve them) into its dir.
+    pub fn write_unit_files(&self, unit: &TestUnit) -> Result<()> {
+        let (env, schema) = {
+            let registry = self.shared.registry();
+            let record = record_of(&registry, unit)?;
+            (
+                registry.env(record),
+                registry.schema(record, &self.shared.topic_domain),
+            )
+        };
+        for (path, value) in [(unit.env_path(), env), (unit.schema_path(), schema)] {
+            let text = serde_json::to_string_pretty(&value).map_err(|e| Error::InvalidJson {
+                source_name: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            crate::files::write_atomic(&path, text.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Links `from`'s output `output_name` to `to`'s input `input_name`: `to`'s schema gains the topic.
+    pub fn link(
+        &self,
+        from: &TestUnit,
+        output_name: &str,
+        to: &TestUnit,
+        input_name: &str,
+    ) -> Result<()> {
+        let output = node_of(from, output_name, NodeKind::Output)?;
+        let input = node_of(to, input_name, NodeKind::Input)?;
+        self.shared.registry().links.push((output, input));
+        Ok(())
+    }
+
+    /// Sets the program version that updates serve (and [`Command::Update`] targets). With a
+    /// `compiled_binary`, archives hold only env.json and schema.json and the binary is served at
+    /// [`Instance::compiled_binary_url`].
+    pub fn set_program(
+        &self,
+        unit: &TestUnit,
+        commit: &str,
+        source: ProgramSource,
+        compiled_binary: Option<Vec<u8>>,
+    ) -> Result<()> {
+        let tree = match source {
+            ProgramSource::Dir(dir) => Tree::from_dir(&dir)?,
+            ProgramSource::Files(files) => Tree::from_files(&files),
+        };
+        let mut registry = self.shared.registry();
+        let record = record_of_mut(&mut registry, unit)?;
+        record.target_commit = commit.to_string();
+        record.program = Some(Program {
+            tag: None,
+            tree,
+            compiled_binary,
+        });
+        Ok(())
+    }
+
+    /// Where the compiled binary of the unit's target version is served (no auth), if it has one.
+    pub fn compiled_binary_url(&self, unit: &TestUnit) -> Option<String> {
+        let registry = self.shared.registry();
+        let record = registry.units.get(&unit.uuid)?;
+        record.program.as_ref()?.compiled_binary.as_ref()?;
+        Some(format!(
+            "http://{HOST}:{}{}/{}/{}",
+            self.http_port,
+            rest::COMPILED_PREFIX,
+            unit.uuid,
+            record.target_commit
+        ))
+    }
+
+    /// Sends a §5 command with the backend's exact payload; an error if the unit's schema lacks it.
+    pub async fn send_command(&self, unit: &TestUnit, command: Command) -> Result<()> {
+        let name = command.topic_name();
+        let topic = {
+            let mut registry = self.shared.registry();
+            let record = record_of_mut(&mut registry, unit)?;
+            let listed = record
+                .sections
+                .iter()
+                .any(|(s, names)| s == "input_base_topic" && names.iter().any(|n| n == name));
+            if !listed {
+                return Err(Error::UnknownTopicName {
+                    name: name.into(),
+                    section: "input_base_topic".into(),
+                });
+            }
+            if command == Command::Update {
+                record.update_status = UpdateStatus::RequestSent {
+                    target: record.target_commit.clone(),
+                };
+            }
+            format!(
+                "{}/input_base_topic/{}/{name}",
+                self.shared.topic_domain, unit.uuid
+            )
+        };
+        let mut payload = serde_json::Map::new();
+        payload.insert("COMMAND".into(), json!(command.word()));
+        if command == Command::Update {
+            let target = record_field(&self.shared, unit, |r| r.target_commit.clone())?;
+            payload.insert("PU_COMMIT_VERSION".into(), json!(target));
+            if let Some(url) = self.compiled_binary_url(unit) {
+                payload.insert("COMPILED_FIRMWARE_LINK".into(), json!(url));
+            }
+        }
+        self.publish(&topic, pyjson::dumps(&Value::Object(payload)))
+            .await
+    }
+
+    /// Publishes `payload` to the unit's own topic for input name `name` (as another unit's output would).
+    pub async fn publish_input(
+        &self,
+        unit: &TestUnit,
+        name: &str,
+        payload: impl Into<Vec<u8>>,
+    ) -> Result<()> {
+        let node = unit
+            .nodes
+            .iter()
+            .find(|n| n.name == name && n.kind == NodeKind::Input)
+            .ok_or_else(|| Error::UnknownTopicName {
+                name: name.into(),
+                section: "input_topic".into(),
+            })?;
+        let topic = units::node_topic(&self.shared.topic_domain, node);
+        self.publish(&topic, payload).await
+    }
+
+    /// Publishes `payload` on `topic` from the backend's client (QoS 0, never retained).
+    pub async fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) -> Result<()> {
+        self.backend
+            .publish(topic, QoS::AtMostOnce, false, payload.into())
+            .await
+            .map_err(|e| {
+                Error::io(
+                    format!("mqtt publish to {topic}"),
+                    std::io::Error::other(e.to_string()),
+                )
+            })
+    }
+
+    /// Changes one env.json value on the server side (what `env_update` will fetch).
+    pub fn set_env_var(&self, unit: &TestUnit, key: &str, value: impl Into<Value>) -> Result<()> {
+        let mut registry = self.shared.registry();
+        record_of_mut(&mut registry, unit)?
+            .env
+            .insert(key.to_string(), value.into());
+        Ok(())
+    }
+
+    /// Replaces the unit's schema_example.json on the server side (what `schema_update` will fetch).
+    /// Names kept keep their node uuid; returns the unit with its new nodes.
+    pub fn set_schema_example(&self, unit: &TestUnit, schema_example: &Value) -> Result<TestUnit> {
+        let sections = units::sections_of(Some(schema_example))?;
+        let mut registry = self.shared.registry();
+        let record = record_of_mut(&mut registry, unit)?;
+        let mut nodes = Vec::new();
+        for (section, names) in &sections {
+            let kind = match section.as_str() {
+                "input_topic" => NodeKind::Input,
+                "output_topic" => NodeKind::Output,
+                _ => continue,
+            };
+            for name in names {
+                let uuid = match record
+                    .unit
+                    .nodes
+                    .iter()
+                    .find(|n| &n.name == name && n.kind == kind)
+                {
+                    Some(n) => n.uuid.clone(),
+                    None => units::uuid4()?,
+                };
+                nodes.push(Node {
+                    uuid,
+                    name: name.clone(),
+                    kind,
+                });
+            }
+        }
+        record.sections = sections;
+        record.unit.nodes = nodes;
+        Ok(record.unit.clone())
+    }
+
+    /// The next message the unit publishes on output `name` after the previous one returned here, or
+    /// `None` after `timeout`.
+    pub async fn next_output(
+        &self,
+        unit: &TestUnit,
+        name: &str,
+        timeout: Duration,
+    ) -> Option<Message> {
+        let node = unit
+            .nodes
+            .iter()
+            .find(|n| n.name == name && n.kind == NodeKind::Output)?;
+        let topic = units::node_topic(&self.shared.topic_domain, node);
+        self.next_message(&topic, timeout).await
+    }
+
+    /// The next message on `topic` after the previous one returned for it here, or `None` after `timeout`.
+    pub async fn next_message(&self, topic: &str, timeout: Duration) -> Option<Message> {
+        let key = format!("topic:{topic}");
+        self.shared
+            .recorder
+            .next(&key, timeout, |rec, from| {
+                rec.messages
+                    .iter()
+                    .enumerate()
+                    .skip(from)
+                    .find(|(_, m)| m.topic == topic)
+                    .map(|(i, m)| (i, m.clone()))
+            })
+            .await
+    }
+
+    /// Every message seen on `topic` so far.
+    pub fn messages(&self, topic: &str) -> Vec<Message> {
+        self.shared
+            .recorder
+            .lock()
+            .messages
+            .iter()
+            .filter(|m| m.topic == topic)
+            .cloned()
+            .collect()
+    }
+
+    /// The next state of the unit the backend accepted (normalized as the backend stores it), or `None`
+    /// after `timeout`.
+    pub async fn wait_for_state(&self, unit: &TestUnit, timeout: Duration) -> Option<Value> {
+        let key = format!("state:{}", unit.uuid);
+        self.shared
+            .recorder
+            .next(&key, timeout, |rec, from| {
+                rec.states
+                    .iter()
+                    .enumerate()
+                    .skip(from)
+                    .find(|(_, (u, _))| *u == unit.uuid)
+                    .map(|(i, (_, s))| (i, s.clone()))
+            })
+            .await
+    }
+
+    /// The next log entry of the unit the backend accepted, or `None` after `timeout`.
+    pub async fn next_log(&self, unit: &TestUnit, timeout: Duration) -> Option<Value> {
+        let key = format!("log:{}", unit.uuid);
+        self.shared
+            .recorder
+            .next(&key, timeout, |rec, from| {
+                rec.logs
+                    .iter()
+                    .enumerate()
+                    .skip(from)
+                    .find(|(_, (u, _))| *u == unit.uuid)
+                    .map(|(i, (_, e))| (i, e.clone()))
+            })
+            .await
+    }
+
+    /// Every log entry of the unit the backend accepted, oldest first.
+    pub fn logs(&self, unit: &TestUnit) -> Vec<Value> {
+        record_field(&self.shared, unit, |r| r.logs.clone()).unwrap_or_default()
+    }
+
+    /// Every message the backend would have dropped, with the reason.
+    pub fn rejections(&self) -> Vec<Rejection> {
+        self.shared.recorder.lock().rejections.clone()
+    }
+
+    /// The update status the backend shows for the unit.
+    pub fn update_status(&self, unit: &TestUnit) -> UpdateStatus {
+        record_field(&self.shared, unit, |r| r.update_status.clone()).unwrap_or(UpdateStatus::Idle)
+    }
+
+    /// The unit's stored state (`set_state_storage`), as the backend holds it.
+    pub fn state_storage(&self, unit: &TestUnit) -> String {
+        record_field(&self.shared, unit, |r| r.state_storage.clone()).unwrap_or_default()
+    }
+
+    /// Stops the broker: the listener and every connection close. [`Instance::start_broker`] restarts it.
+    pub fn stop_broker(&self) {
+        let broker = self.broker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(broker);
+    }
+
+    /// Starts the broker again on the same port; returns once the backend's client has resubscribed.
+    pub async fn start_broker(&self) -> Result<()> {
+        if self
+            .broker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
+            return Ok(());
+        }
+        let seen = *self.subscriptions.borrow();
+        let broker = Broker::start(self.broker_kind, self.mqtt_port, &self.work_dir).await?;
+        *self.broker.lock().unwrap_or_else(|p| p.into_inner()) = Some(broker);
+        self.wait_subscribed(seen).await
+    }
+
+    async fn wait_subscribed(&self, seen: u64) -> Result<()> {
+        let mut subscriptions = self.subscriptions.clone();
+        let waited =
+            tokio::time::timeout(READY_TIMEOUT, subscriptions.wait_for(|n| *n > seen)).await;
+        match waited {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(Error::io(
+                format!("backend MQTT client on 127.0.0.1:{}", self.mqtt_port),
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "did not subscribe in time"),
+            )),
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.stop_broker();
+        let _ = std::fs::remove_dir_all(&self.work_dir);
+    }
+}
+
+fn record_of<'a>(registry: &'a Registry, unit: &TestUnit) -> Result<&'a UnitRecord> {
+    registry
+        .units
+        .get(&unit.uuid)
+        .ok_or_else(|| unknown_unit(unit))
+}
+
+fn record_of_mut<'a>(registry: &'a mut Registry, unit: &TestUnit) -> Result<&'a mut UnitRecord> {
+    registry
+        .units
+        .get_mut(&unit.uuid)
+        .ok_or_else(|| unknown_unit(unit))
+}
+
+fn record_field<T>(
+    shared: &Shared,
+    unit: &TestUnit,
+    f: impl FnOnce(&UnitRecord) -> T,
+) -> Result<T> {
+    record_of(&shared.registry(), unit).map(f)
+}
+
+fn unknown_unit(unit: &TestUnit) -> Error {
+    Error::InvalidSetting {
+        source_name: "testkit instance".into(),
+        key: unit.uuid.clone(),
+        reason: "no such unit on this instance".into(),
+    }
+}
+
+fn node_of(unit: &TestUnit, name: &str, kind: NodeKind) -> Result<String> {
+    unit.nodes
+        .iter()
+        .find(|n| n.name == name && n.kind == kind)
+        .map(|n| n.uuid.clone())
+        .ok_or_else(|| {
+            let section = if kind == NodeKind::Input {
+                "input_topic"
+            } else {
+                "output_topic"
+            };
+            Error::UnknownTopicName {
+                name: name.into(),
+                section: section.into(),
+            }
+        })
+}
+
+/// Accepts HTTP connections until aborted; aborting drops every connection task with it.
+async fn serve_http(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |req| rest::handle(shared.clone(), req));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        while connections.try_join_next().is_some() {}
+    }
+}
+
+/// Drives the backend's MQTT client: subscribes to everything after each connect and records every
+/// message; reconnects (every 50 ms) while the broker is down.
+async fn observe_broker(
+    mut eventloop: EventLoop,
+    client: AsyncClient,
+    shared: Arc<Shared>,
+    subscribed: watch::Sender<u64>,
+) {
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                let _ = client.try_subscribe("#", QoS::AtMostOnce);
+            }
+            Ok(Event::Incoming(Packet::SubAck(_))) => subscribed.send_modify(|n| *n += 1),
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                shared
+                    .recorder
+                    .on_publish(&shared.registry, p.topic, p.payload.to_vec());
+            }
+            Ok(_) => {}
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// Now as the backend writes datetimes (`2025-04-08T11:27:52`, UTC).
+fn iso_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
