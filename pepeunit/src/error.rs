@@ -77,6 +77,23 @@ pub enum Error {
     /// AES-GCM key, input or authentication failure.
     #[error("cipher: {0}")]
     Cipher(String),
+    /// The MQTT transport failed (not connected, request refused, …).
+    #[error("MQTT: {0}")]
+    Mqtt(String),
+    /// The HTTP exchange failed before the backend answered (connect, timeout, broken body).
+    #[error("HTTP: {0}")]
+    Http(String),
+    /// The backend answered with an error status; `detail` is its `{"detail": …}` text.
+    #[error("backend answered {status}: {detail}")]
+    Backend {
+        /// The HTTP status code.
+        status: u16,
+        /// The backend's `detail`, or the body's start when it had none.
+        detail: String,
+    },
+    /// The local test instance could not do what was asked.
+    #[error("testkit: {0}")]
+    Testkit(String),
     /// The call needs the MQTT client, which this client was built without.
     #[error("MQTT is disabled: enable the `mqtt` cargo feature and the client's mqtt flag")]
     MqttDisabled,
