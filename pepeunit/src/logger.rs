@@ -374,8 +374,8 @@ fn normalized(config: LoggerConfig) -> LoggerConfig {
 
 /// Appends `entry` as one JSON line to `buf`.
 fn encode_line(entry: &LogEntry, buf: &mut Vec<u8>) {
-    // ok: a struct of strings and a unit enum always serializes, and writing to a Vec cannot fail.
-    serde_json::to_writer(&mut *buf, entry).expect("a LogEntry serializes");
+    // A struct of strings and a unit enum always serializes, and writing to a Vec cannot fail.
+    serde_json::to_writer(&mut *buf, entry).expect("a LogEntry serializes"); // ok: see above
     buf.push(b'\n');
 }
 
