@@ -48,15 +48,15 @@ pub fn check_executable(path: &Path) -> Result<()> {
     if !cfg!(any(target_os = "linux", target_os = "android")) {
         return Ok(());
     }
-    let mut header = [0u8; 20];
+    let mut header = Vec::with_capacity(20);
     File::open(path)
-        .and_then(|mut f| f.read_exact(&mut header))
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => refuse("too short to be an executable"),
-            _ => Error::io(path, e),
-        })?;
-    if header[..4] != *b"\x7fELF" {
+        .and_then(|f| f.take(20).read_to_end(&mut header))
+        .map_err(|e| Error::io(path, e))?;
+    if !header.starts_with(b"\x7fELF") {
         return Err(refuse("not an ELF executable"));
+    }
+    if header.len() < 20 {
+        return Err(refuse("too short to be an executable"));
     }
     let class = if cfg!(target_pointer_width = "64") {
         2
