@@ -6,7 +6,6 @@ mod support;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use base64::Engine;
 use pepeunit::archive::{self, ArchiveFormat};
@@ -17,32 +16,13 @@ use pepeunit::rest::{
 };
 use pepeunit::schema::Topics;
 use pepeunit::settings::Env;
-use pepeunit::testkit::{BackendEra, Instance, InstanceOptions, ProgramSource, TestUnit, UnitSpec};
+use pepeunit::testkit::{BackendEra, Instance, ProgramSource, TestUnit, UnitSpec};
 use pepeunit::{Error, Result};
 use serde_json::{Value, json};
-use support::TempDir;
+use support::{TempDir, fast_retries as fast, instance, unchanged};
 
 const ERAS: [BackendEra; 2] = [BackendEra::V1_0, BackendEra::V1_1];
 const INTERNAL_ERROR: &str = r#"{"detail": "500: Internal Server Error"}"#;
-
-/// Fast retries, so the tests that exhaust them stay quick.
-fn fast() -> RestOptions {
-    RestOptions {
-        retries: 2,
-        backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(40),
-        ..RestOptions::default()
-    }
-}
-
-async fn instance(era: BackendEra) -> Instance {
-    Instance::start(InstanceOptions {
-        backend_era: era,
-        ..InstanceOptions::default()
-    })
-    .await
-    .unwrap()
-}
 
 async fn unit(instance: &Instance, dir: &TempDir, name: &str) -> TestUnit {
     instance
@@ -76,20 +56,6 @@ fn backend_error<T: std::fmt::Debug>(result: Result<T>) -> (u16, String) {
     match result {
         Err(Error::Backend { status, detail }) => (status, detail),
         other => panic!("expected a backend error, got {other:?}"),
-    }
-}
-
-/// Writes `old` at `path` and returns a check that it is still exactly that.
-fn planted(path: &Path, old: &str) -> impl Fn() + use<> {
-    std::fs::write(path, old).unwrap();
-    let path = path.to_path_buf();
-    let old = old.to_string();
-    move || {
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            old,
-            "{path:?} changed"
-        )
     }
 }
 
@@ -246,10 +212,9 @@ async fn a_403_is_typed_and_leaves_every_file_untouched() {
             json!(forged_token(a.uuid())),
         );
         let client = client(&a, fast());
-        let live_env = std::fs::read_to_string(a.env_path()).unwrap();
-        let live_schema = std::fs::read_to_string(a.schema_path()).unwrap();
         let target = dir.path().join("target");
-        let untouched = planted(&target, "old content");
+        std::fs::write(&target, "old content").unwrap();
+        let untouched = unchanged(&[&target, &a.env_path(), &a.schema_path()]);
 
         let output = output_topic(&client);
         let errors = vec![
@@ -269,11 +234,6 @@ async fn a_403_is_typed_and_leaves_every_file_untouched() {
             assert_eq!(detail, "403: 1: No Access: Invalid token");
         }
         untouched();
-        assert_eq!(std::fs::read_to_string(a.env_path()).unwrap(), live_env);
-        assert_eq!(
-            std::fs::read_to_string(a.schema_path()).unwrap(),
-            live_schema
-        );
         assert_eq!(
             leftovers(dir.path(), &["a", "target"]),
             Vec::<String>::new()
@@ -293,7 +253,8 @@ async fn a_422_is_typed_with_the_backend_detail() {
         let dir = TempDir::new("rest-422");
         let a = unit(&instance, &dir, "a").await;
         let target = dir.path().join("update.tgz");
-        let untouched = planted(&target, "old archive");
+        std::fs::write(&target, "old archive").unwrap();
+        let untouched = unchanged(&[&target]);
         let bad_wbits = client(
             &a,
             RestOptions {
@@ -327,9 +288,9 @@ async fn a_500_is_typed_after_the_retries_and_leaves_files_untouched() {
     let dir = TempDir::new("rest-500");
     let a = unit(&instance, &dir, "a").await;
     let client = client(&a, fast());
-    let live_env = std::fs::read_to_string(a.env_path()).unwrap();
     let target = dir.path().join("target");
-    let untouched = planted(&target, "old content");
+    std::fs::write(&target, "old content").unwrap();
+    let untouched = unchanged(&[&target, &a.env_path()]);
     // One try and two retries for each of the four calls below.
     for route in [
         "/units/env/",
@@ -354,7 +315,6 @@ async fn a_500_is_typed_after_the_retries_and_leaves_files_untouched() {
         );
     }
     untouched();
-    assert_eq!(std::fs::read_to_string(a.env_path()).unwrap(), live_env);
     assert_eq!(
         leftovers(dir.path(), &["a", "target"]),
         Vec::<String>::new()
@@ -442,10 +402,9 @@ async fn broken_bodies_leave_env_and_schema_untouched() {
         let dir = TempDir::new("rest-broken");
         let a = unit(&instance, &dir, "a").await;
         let client = client(&a, fast());
-        let live_env = std::fs::read_to_string(a.env_path()).unwrap();
-        let live_schema = std::fs::read_to_string(a.schema_path()).unwrap();
         let target = dir.path().join("target");
-        let untouched = planted(&target, "old content");
+        std::fs::write(&target, "old content").unwrap();
+        let untouched = unchanged(&[&target, &a.env_path(), &a.schema_path()]);
 
         for (body, expect) in [
             (r#"{"PU_AUTH_TOKEN": "#, "not valid JSON"),
@@ -472,11 +431,6 @@ async fn broken_bodies_leave_env_and_schema_untouched() {
             client.apply_schema_update().await.unwrap_err();
         }
         untouched();
-        assert_eq!(std::fs::read_to_string(a.env_path()).unwrap(), live_env);
-        assert_eq!(
-            std::fs::read_to_string(a.schema_path()).unwrap(),
-            live_schema
-        );
         assert_eq!(
             client.settings().current().auth_token,
             a.token(),

@@ -5,36 +5,18 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::time::Duration;
 
 use pepeunit::client::PepeunitClient;
 use pepeunit::rest::RestOptions;
 use pepeunit::rest::update::{UpdateCommand, UpdateOutcome};
-use pepeunit::testkit::{BackendEra, Instance, InstanceOptions, ProgramSource, TestUnit, UnitSpec};
+use pepeunit::testkit::{BackendEra, Instance, ProgramSource, TestUnit, UnitSpec};
 use pepeunit::update::RestartMode;
 use pepeunit::{Error, Result};
 use serde_json::json;
-use support::{TempDir, snapshot};
+use support::{TempDir, fast_retries as fast, instance, snapshot};
 
 const ERAS: [BackendEra; 2] = [BackendEra::V1_0, BackendEra::V1_1];
 const COMMIT: &str = "fedcba9876543210fedcba9876543210fedcba98";
-
-fn fast() -> RestOptions {
-    RestOptions {
-        retries: 1,
-        backoff: Duration::from_millis(10),
-        ..RestOptions::default()
-    }
-}
-
-async fn instance(era: BackendEra) -> Instance {
-    Instance::start(InstanceOptions {
-        backend_era: era,
-        ..InstanceOptions::default()
-    })
-    .await
-    .unwrap()
-}
 
 async fn unit(instance: &Instance, dir: &TempDir) -> TestUnit {
     instance
@@ -57,6 +39,15 @@ fn client(unit: &TestUnit, dir: &TempDir, options: RestOptions) -> PepeunitClien
     .unwrap()
 }
 
+/// An instance, a temp dir, a unit in it and the unit's REST client.
+async fn setup(era: BackendEra, tag: &str) -> (Instance, TempDir, TestUnit, PepeunitClient) {
+    let instance = instance(era).await;
+    let dir = TempDir::new(tag);
+    let unit = unit(&instance, &dir).await;
+    let client = client(&unit, &dir, fast());
+    (instance, dir, unit, client)
+}
+
 fn program(files: &[(&str, &str)]) -> ProgramSource {
     ProgramSource::Files(
         files
@@ -64,6 +55,22 @@ fn program(files: &[(&str, &str)]) -> ProgramSource {
             .map(|(p, c)| (p.to_string(), c.as_bytes().to_vec()))
             .collect(),
     )
+}
+
+/// Makes version COMMIT, holding only `src/main.py`, the unit's target.
+fn set_main_py(instance: &Instance, unit: &TestUnit, main_py: &str) {
+    instance
+        .set_program(unit, COMMIT, program(&[("src/main.py", main_py)]), None)
+        .unwrap();
+}
+
+fn log_lines(client: &PepeunitClient) -> Vec<String> {
+    client
+        .logger()
+        .get_full_log()
+        .into_iter()
+        .map(|e| e.text)
+        .collect()
 }
 
 fn command(version: &str) -> UpdateCommand {
@@ -76,10 +83,7 @@ fn command(version: &str) -> UpdateCommand {
 #[tokio::test]
 async fn env_update_reloads_and_says_when_to_reconnect() {
     for era in ERAS {
-        let instance = instance(era).await;
-        let dir = TempDir::new("upd-env");
-        let unit = unit(&instance, &dir).await;
-        let client = client(&unit, &dir, fast());
+        let (instance, _dir, unit, client) = setup(era, "upd-env").await;
 
         let unchanged = client.apply_env_update().await.unwrap();
         assert!(unchanged.changed_keys.is_empty(), "{unchanged:?}");
@@ -110,10 +114,7 @@ async fn env_update_reloads_and_says_when_to_reconnect() {
 #[tokio::test]
 async fn schema_update_says_what_to_subscribe_and_unsubscribe() {
     for era in ERAS {
-        let instance = instance(era).await;
-        let dir = TempDir::new("upd-schema");
-        let unit = unit(&instance, &dir).await;
-        let client = client(&unit, &dir, fast());
+        let (instance, _dir, unit, client) = setup(era, "upd-schema").await;
         let old = client.schema().current();
 
         instance
@@ -158,19 +159,9 @@ async fn schema_update_says_what_to_subscribe_and_unsubscribe() {
 #[tokio::test]
 async fn an_update_command_installs_the_version_and_reloads() {
     for era in ERAS {
-        let instance = instance(era).await;
-        let dir = TempDir::new("upd-cmd");
-        let unit = unit(&instance, &dir).await;
-        let client = client(&unit, &dir, fast());
+        let (instance, dir, unit, client) = setup(era, "upd-cmd").await;
         let from = client.settings().current().commit_version.clone();
-        instance
-            .set_program(
-                &unit,
-                COMMIT,
-                program(&[("src/main.py", "print(2)\n")]),
-                None,
-            )
-            .unwrap();
+        set_main_py(&instance, &unit, "print(2)\n");
         instance.set_env_var(&unit, "PU_MQTT_PORT", 1999).unwrap();
 
         let outcome = client.apply_update_command(&command(COMMIT)).await.unwrap();
@@ -230,12 +221,7 @@ async fn an_update_command_installs_the_version_and_reloads() {
                 .unwrap(),
             UpdateOutcome::Applied(_)
         ));
-        let log: Vec<String> = client
-            .logger()
-            .get_full_log()
-            .into_iter()
-            .map(|e| e.text)
-            .collect();
+        let log: Vec<String> = log_lines(&client);
         assert!(
             log.iter()
                 .any(|l| l.starts_with(&format!("Update to {COMMIT} applied"))),
@@ -258,17 +244,10 @@ async fn a_failed_update_leaves_the_program_as_it_was() {
     let client = client(&unit, &dir, fast());
     let before = snapshot(unit.dir());
     let commit_before = client.settings().current().commit_version.clone();
-    instance
-        .set_program(
-            &unit,
-            COMMIT,
-            program(&[("src/main.py", "print(2)\n")]),
-            None,
-        )
-        .unwrap();
+    set_main_py(&instance, &unit, "print(2)\n");
 
-    // The archive download fails (twice: the try and its retry).
-    for _ in 0..2 {
+    // The archive download fails (three times: the try and its two retries).
+    for _ in 0..3 {
         instance.fail_next("/units/firmware/", 500, r#"{"detail": "500: boom"}"#);
     }
     let error = client
@@ -296,12 +275,7 @@ async fn a_failed_update_leaves_the_program_as_it_was() {
     assert_eq!(snapshot(unit.dir()), before);
     assert_eq!(client.settings().current().commit_version, commit_before);
 
-    let log: Vec<String> = client
-        .logger()
-        .get_full_log()
-        .into_iter()
-        .map(|e| e.text)
-        .collect();
+    let log: Vec<String> = log_lines(&client);
     assert_eq!(
         log.iter()
             .filter(|l| l.starts_with(&format!("Update to {COMMIT} failed")))
@@ -333,10 +307,7 @@ fn update_commands_parse_both_version_keys() -> Result<()> {
 
 #[tokio::test]
 async fn firmware_downloads_are_checked_executables() {
-    let instance = instance(BackendEra::V1_1).await;
-    let dir = TempDir::new("upd-firmware");
-    let unit = unit(&instance, &dir).await;
-    let client = client(&unit, &dir, fast());
+    let (instance, dir, unit, client) = setup(BackendEra::V1_1, "upd-firmware").await;
     let this_binary = std::fs::read(std::env::current_exe().unwrap()).unwrap();
     instance
         .set_program(&unit, COMMIT, program(&[]), Some(this_binary.clone()))
