@@ -22,6 +22,8 @@ pub struct ClientBuilder {
     log_path: PathBuf,
     restart_mode: RestartMode,
     update_options: UpdateOptions,
+    #[cfg(feature = "rest")]
+    rest: crate::rest::RestSetup,
 }
 
 impl ClientBuilder {
@@ -37,11 +39,34 @@ impl ClientBuilder {
         self
     }
 
+    /// Turns the REST client on or off (default off; calls then return `Error::RestDisabled`).
+    #[cfg(feature = "rest")]
+    pub fn rest(mut self, enabled: bool) -> Self {
+        self.rest.enabled = enabled;
+        self
+    }
+
+    /// Sends REST requests through `http` instead of the built-in reqwest client.
+    #[cfg(feature = "rest")]
+    pub fn http_client(mut self, http: Arc<dyn crate::rest::HttpClient>) -> Self {
+        self.rest.http = Some(http);
+        self
+    }
+
+    /// Timeouts, retries, archive format and download caps of the REST client.
+    #[cfg(feature = "rest")]
+    pub fn rest_options(mut self, options: crate::rest::RestOptions) -> Self {
+        self.rest.options = options;
+        self
+    }
+
     /// Loads env.json and schema.json and opens log.json; any invalid file is an error naming it.
     pub fn build(self) -> Result<PepeunitClient> {
         let settings = Settings::load(&self.env_path)?;
         let schema = Schema::load(&self.schema_path)?;
         let logger = Logger::open(&self.log_path, logger_config(&settings.current()))?;
+        #[cfg(feature = "rest")]
+        let rest = self.rest.build(&settings, &logger)?;
         Ok(PepeunitClient {
             inner: Arc::new(Inner {
                 settings,
@@ -50,6 +75,8 @@ impl ClientBuilder {
                 state_probe: Mutex::new(StateProbe::new()),
                 restart_mode: self.restart_mode,
                 update_options: self.update_options,
+                #[cfg(feature = "rest")]
+                rest,
             }),
         })
     }
@@ -68,6 +95,8 @@ struct Inner {
     state_probe: Mutex<StateProbe>,
     restart_mode: RestartMode,
     update_options: UpdateOptions,
+    #[cfg(feature = "rest")]
+    rest: Option<crate::rest::RestApi>,
 }
 
 impl PepeunitClient {
@@ -83,6 +112,8 @@ impl PepeunitClient {
             log_path: log_path.into(),
             restart_mode: RestartMode::default(),
             update_options: UpdateOptions::default(),
+            #[cfg(feature = "rest")]
+            rest: crate::rest::RestSetup::default(),
         }
     }
 
@@ -182,8 +213,23 @@ impl PepeunitClient {
         Ok(report)
     }
 
+    /// The REST half, or `Error::RestDisabled` when the client was built without it.
+    #[cfg(feature = "rest")]
+    pub(crate) fn rest_api(&self) -> Result<&crate::rest::RestApi> {
+        self.inner
+            .rest
+            .as_ref()
+            .ok_or(crate::error::Error::RestDisabled)
+    }
+
+    /// The options updates are applied with.
+    #[cfg(feature = "rest")]
+    pub(crate) fn update_options(&self) -> &UpdateOptions {
+        &self.inner.update_options
+    }
+
     /// Re-reads env.json and re-derives everything that depends on it.
-    fn reload_settings(&self) -> Result<()> {
+    pub(crate) fn reload_settings(&self) -> Result<()> {
         self.inner.settings.update_from_file()?;
         self.inner
             .logger

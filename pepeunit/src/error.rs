@@ -100,6 +100,9 @@ pub enum Error {
     /// The call needs the REST client, which this client was built without.
     #[error("REST is disabled: enable the `rest` cargo feature and the client's rest flag")]
     RestDisabled,
+    /// An argument the library cannot use as given (e.g. a topic without a node uuid level).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
 }
 
 impl Error {

@@ -13,6 +13,7 @@ pub mod cipher;
 pub mod client;
 pub mod error;
 pub mod files;
+pub mod firmware;
 pub mod log_level;
 pub mod logger;
 pub mod schema;

@@ -66,8 +66,21 @@ pub fn update_device_program(
     program_dir: &Path,
     options: &UpdateOptions,
 ) -> Result<UpdateReport> {
+    update_device_program_checked(archive, program_dir, options, |_| Ok(()))
+}
+
+/// [`update_device_program`] that first runs `check` on the staging directory (the unpacked archive):
+/// an error from it refuses the update with `program_dir` untouched. The REST update flow checks the
+/// archive's env.json and schema.json this way, so it never installs files it could not reload.
+pub fn update_device_program_checked(
+    archive: &Path,
+    program_dir: &Path,
+    options: &UpdateOptions,
+    check: impl FnOnce(&Path) -> Result<()>,
+) -> Result<UpdateReport> {
     let staging = hidden_dir(program_dir, "staging")?;
     let result = archive::extract(archive, &staging, &options.limits).and_then(|extracted| {
+        check(&staging)?;
         let backup = hidden_dir(program_dir, "backup")?;
         let mut swap = Swap {
             program_dir,
@@ -141,7 +154,7 @@ fn exec_in_place() -> Result<()> {
 }
 
 /// The path of the running executable, even after an update replaced it.
-fn current_exe() -> Result<PathBuf> {
+pub(crate) fn current_exe() -> Result<PathBuf> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::Update(format!("cannot find the running executable: {e}")))?;
     let replaced = exe

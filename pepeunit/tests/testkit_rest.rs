@@ -4,9 +4,9 @@ mod support;
 
 use std::io::Read;
 
-use pepeunit::testkit::{BackendEra, Instance, InstanceOptions, ProgramSource, TestUnit, UnitSpec};
+use pepeunit::testkit::{BackendEra, Instance, ProgramSource, TestUnit, UnitSpec};
 use serde_json::{Value, json};
-use support::TempDir;
+use support::{TempDir, instance};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct Reply {
@@ -60,15 +60,6 @@ async fn http(
 
 fn api(path: &str) -> String {
     format!("/pepeunit/api/v1{path}")
-}
-
-async fn instance(era: BackendEra) -> Instance {
-    Instance::start(InstanceOptions {
-        backend_era: era,
-        ..InstanceOptions::default()
-    })
-    .await
-    .unwrap()
 }
 
 async fn unit_from_vectors(instance: &Instance, dir: &TempDir, name: &str) -> TestUnit {

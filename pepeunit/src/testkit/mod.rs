@@ -136,12 +136,27 @@ pub(crate) struct Shared {
     topic_domain: String,
     registry: Mutex<Registry>,
     recorder: Recorder,
+    faults: Mutex<Vec<Fault>>,
+}
+
+/// A reply queued by [`Instance::fail_next`].
+pub(crate) struct Fault {
+    route: String,
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Shared {
     /// Locks the backend's records (a poisoned lock still holds consistent records: updates are small).
     pub(crate) fn registry(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The first queued fault for this API route, removed from the queue.
+    pub(crate) fn take_fault(&self, route: &str) -> Option<Fault> {
+        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let index = faults.iter().position(|f| route.starts_with(&f.route))?;
+        Some(faults.remove(index))
     }
 }
 
@@ -188,6 +203,7 @@ impl Instance {
             options,
             registry: Mutex::new(Registry::default()),
             recorder: Recorder::default(),
+            faults: Mutex::new(Vec::new()),
         });
         let server = tokio::spawn(serve_http(listener, shared.clone()));
 
@@ -610,6 +626,23 @@ impl Instance {
     /// The unit's stored state (`set_state_storage`), as the backend holds it.
     pub fn state_storage(&self, unit: &TestUnit) -> String {
         record_field(&self.shared, unit, |r| r.state_storage.clone()).unwrap_or_default()
+    }
+
+    /// Fault injection, for testing a client's error handling: the next API request whose path below
+    /// the API prefix starts with `route` (e.g. `/units/env/`) gets `status` and `body` instead of the
+    /// real reply, before any token check. Each call queues one reply; queued replies for one route are
+    /// served in order. `body` may be anything, e.g. `{"detail": "500: Internal Server Error"}` or a
+    /// broken JSON with status 200.
+    pub fn fail_next(&self, route: &str, status: u16, body: impl Into<Vec<u8>>) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Fault {
+                route: route.to_string(),
+                status,
+                body: body.into(),
+            });
     }
 
     /// Stops the broker: the listener and every connection close. [`Instance::start_broker`] restarts it.

@@ -16,7 +16,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 
 use super::units::{NodeKind, Registry, UnitRecord};
-use super::{BackendEra, Shared, archive, pyjson};
+use super::{BackendEra, Fault, Shared, archive, pyjson};
 
 /// The app prefix (`PU_APP_PREFIX`) the instance serves under.
 pub(crate) const APP_PREFIX: &str = "/pepeunit";
@@ -50,6 +50,9 @@ pub(crate) async fn handle(
     } else if let Some(rest) = path.strip_prefix(COMPILED_PREFIX) {
         compiled(&shared, rest)
     } else if let Some(route) = path.strip_prefix(&format!("{APP_PREFIX}{API_PREFIX}")) {
+        if let Some(fault) = shared.take_fault(route) {
+            return Ok(fault_reply(fault));
+        }
         let body = if method == Method::POST {
             match Limited::new(req.into_body(), 8 * MAX_STATE_CHARS)
                 .collect()
@@ -494,6 +497,17 @@ fn validation(place: &str, name: &str, kind: &str, msg: &str) -> Reply {
         StatusCode::UNPROCESSABLE_ENTITY,
         &json!({"detail": [{"type": kind, "loc": [place, name], "msg": msg}]}),
     )
+}
+
+/// A reply queued with `Instance::fail_next`, sent as it is.
+fn fault_reply(fault: Fault) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from(fault.body)));
+    *reply.status_mut() =
+        StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    reply
 }
 
 fn not_found() -> Reply {

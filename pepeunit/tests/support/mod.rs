@@ -91,3 +91,38 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, Node> {
     walk(root, root, &mut out);
     out
 }
+
+/// A testkit instance answering as the backend `era` does.
+#[cfg(feature = "testkit")]
+pub async fn instance(era: pepeunit::testkit::BackendEra) -> pepeunit::testkit::Instance {
+    pepeunit::testkit::Instance::start(pepeunit::testkit::InstanceOptions {
+        backend_era: era,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// REST options with two quick retries, so the tests that exhaust them stay fast.
+#[cfg(feature = "rest")]
+pub fn fast_retries() -> pepeunit::rest::RestOptions {
+    pepeunit::rest::RestOptions {
+        retries: 2,
+        backoff: std::time::Duration::from_millis(10),
+        max_backoff: std::time::Duration::from_millis(40),
+        ..Default::default()
+    }
+}
+
+/// Records the contents of `paths` now; the returned check asserts they are still the same.
+pub fn unchanged(paths: &[&Path]) -> impl Fn() + use<> {
+    let before: Vec<(PathBuf, Vec<u8>)> = paths
+        .iter()
+        .map(|p| (p.to_path_buf(), fs::read(p).unwrap()))
+        .collect();
+    move || {
+        for (path, bytes) in &before {
+            assert_eq!(&fs::read(path).unwrap(), bytes, "{path:?} changed");
+        }
+    }
+}

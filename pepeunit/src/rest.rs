@@ -1,1 +1,0 @@
-//! The REST transport (arrives with the REST client).

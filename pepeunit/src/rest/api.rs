@@ -1,0 +1,475 @@
+//! The Pepeunit REST API (PROTOCOL §7) over any [`HttpClient`]: URLs from the *current* settings
+//! snapshot per call, the `x-auth-token` header, response shapes, `{"detail": …}` decoding, retries,
+//! and streamed downloads.
+
+use std::collections::hash_map::RandomState;
+use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasher, Hasher};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, Method};
+use super::reqwest_http::{HttpTimeouts, ReqwestHttp};
+use crate::error::{Error, Result};
+use crate::files;
+use crate::logger::Logger;
+use crate::settings::Settings;
+
+/// Which update archive `download_update` asks for (PROTOCOL §7, §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveRequest {
+    /// `firmware/tgz`: the tar through `zlib.compressobj(level, wbits)`; wbits 9…15 zlib, −15…−9 raw
+    /// deflate, 25…31 gzip; level −1…9. The backend refuses other values with a 422.
+    Tgz {
+        /// The zlib window bits (and container) the backend compresses with.
+        wbits: i32,
+        /// The compression level.
+        level: i32,
+    },
+    /// `firmware/tar`: an uncompressed tar.
+    Tar,
+    /// `firmware/zip`.
+    Zip,
+}
+
+impl Default for ArchiveRequest {
+    /// `tgz` with wbits 9 and level 9, what the Python client asks for: the smallest archive.
+    fn default() -> Self {
+        ArchiveRequest::Tgz { wbits: 9, level: 9 }
+    }
+}
+
+/// How the REST client behaves; the defaults suit a device on a flaky link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestOptions {
+    /// Connect and read timeouts of the default HTTP client (a custom client brings its own).
+    pub timeouts: HttpTimeouts,
+    /// Total time for one small call (everything but archive and firmware downloads).
+    pub call_timeout: Duration,
+    /// Extra attempts of a GET after a transport error or a 5xx; 4xx answers are never retried.
+    pub retries: u32,
+    /// Wait before the first retry; doubles per retry up to `max_backoff`, with random jitter.
+    pub backoff: Duration,
+    /// Longest wait between two attempts.
+    pub max_backoff: Duration,
+    /// The archive format `download_update` asks for.
+    pub archive: ArchiveRequest,
+    /// Largest archive or firmware download accepted, in bytes.
+    pub max_download_bytes: u64,
+    /// Skip an update command whose version equals env.json's `PU_COMMIT_VERSION`.
+    pub check_version: bool,
+}
+
+impl Default for RestOptions {
+    fn default() -> Self {
+        RestOptions {
+            timeouts: HttpTimeouts::default(),
+            call_timeout: Duration::from_secs(30),
+            retries: 3,
+            backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(8),
+            archive: ArchiveRequest::default(),
+            max_download_bytes: 512 * 1024 * 1024,
+            check_version: true,
+        }
+    }
+}
+
+/// Largest small-call body accepted: a stored state of 1,000,000 characters, each escaped as
+/// `\uXXXX` in the worst case, plus the quotes.
+const MAX_SMALL_BODY: usize = 6 * 1_000_000 + 2;
+/// Largest error body read to find its `detail`.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// The REST half of a client: settings (read per call), the HTTP client, options and the logger.
+pub(crate) struct RestApi {
+    settings: Settings,
+    http: Arc<dyn HttpClient>,
+    pub(crate) options: RestOptions,
+    logger: Logger,
+}
+
+/// One API request, before it is sent.
+struct Call {
+    method: Method,
+    /// Full URL, no query secrets (there are none).
+    url: String,
+    token: String,
+    body: Vec<u8>,
+}
+
+impl Call {
+    /// What errors call it: method and URL without the query.
+    fn name(&self) -> String {
+        let path = self.url.split('?').next().unwrap_or_default();
+        format!("{} {path}", self.method.as_str())
+    }
+}
+
+impl RestApi {
+    /// A REST client over `http`, or over [`ReqwestHttp`] when `http` is `None`.
+    pub(crate) fn new(
+        settings: Settings,
+        logger: Logger,
+        http: Option<Arc<dyn HttpClient>>,
+        options: RestOptions,
+    ) -> Result<RestApi> {
+        let http = match http {
+            Some(http) => http,
+            None => Arc::new(ReqwestHttp::new(options.timeouts)?),
+        };
+        Ok(RestApi {
+            settings,
+            http,
+            options,
+            logger,
+        })
+    }
+
+    /// A call to `{base}{route}` where `route` may contain `{uuid}`, built from the env in force now.
+    fn call(&self, method: Method, route: &str, query: &[(&str, &str)]) -> Result<Call> {
+        let env = self.settings.current();
+        let uuid = encode(&env.unit_uuid()?);
+        let mut url = format!("{}{}", env.base_url(), route.replace("{uuid}", &uuid));
+        for (i, (key, value)) in query.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(&format!("{}={}", encode(key), encode(value)));
+        }
+        Ok(Call {
+            method,
+            url,
+            token: env.auth_token.clone(),
+            body: Vec::new(),
+        })
+    }
+
+    /// Sends `call` once: a transport error is [`Error::Http`] naming the call, an error status is
+    /// [`Error::Backend`].
+    async fn send(&self, call: &Call, timeout: Option<Duration>) -> Result<HttpResponse> {
+        let mut headers = vec![("x-auth-token".to_owned(), call.token.clone())];
+        if call.method == Method::Post {
+            headers.push(("content-type".to_owned(), "application/json".to_owned()));
+        }
+        let request = HttpRequest {
+            method: call.method,
+            url: call.url.clone(),
+            headers,
+            body: call.body.clone(),
+            timeout,
+            credentials: true,
+        };
+        let response = self
+            .http
+            .send(request)
+            .await
+            .map_err(|e| in_call(&call.name(), e))?;
+        check_status(response).await
+    }
+
+    /// GETs a small body, retrying per the options.
+    async fn get_small(&self, call: &Call) -> Result<Vec<u8>> {
+        self.retrying(call, || {
+            Box::pin(async {
+                let mut response = self.send(call, Some(self.options.call_timeout)).await?;
+                read_body(&mut response, MAX_SMALL_BODY)
+                    .await
+                    .map_err(|e| in_call(&call.name(), e))
+            })
+        })
+        .await
+    }
+
+    /// GETs JSON into `T` (unknown fields ignored).
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        route: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T> {
+        let call = self.call(Method::Get, route, query)?;
+        let body = self.get_small(&call).await?;
+        serde_json::from_slice(&body).map_err(|e| Error::InvalidJson {
+            source_name: call.name(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// GETs a body as text (env.json and schema.json, in either shape).
+    pub(crate) async fn get_text(&self, route: &str) -> Result<(String, String)> {
+        let call = self.call(Method::Get, route, &[])?;
+        let body = self.get_small(&call).await?;
+        let text = String::from_utf8(body).map_err(|_| Error::InvalidJson {
+            source_name: call.name(),
+            reason: "the body is not UTF-8".into(),
+        })?;
+        Ok((text, call.name()))
+    }
+
+    /// POSTs a JSON body once (never retried: a POST may have been applied before the error).
+    pub(crate) async fn post_json(&self, route: &str, body: &Value) -> Result<()> {
+        let mut call = self.call(Method::Post, route, &[])?;
+        call.body = body.to_string().into_bytes();
+        let mut response = self.send(&call, Some(self.options.call_timeout)).await?;
+        read_body(&mut response, MAX_ERROR_BODY)
+            .await
+            .map_err(|e| in_call(&call.name(), e))?;
+        Ok(())
+    }
+
+    /// GETs an API download into `dest` (see [`download_to`]), retrying per the options.
+    pub(crate) async fn download(
+        &self,
+        route: &str,
+        query: &[(&str, &str)],
+        dest: &Path,
+    ) -> Result<u64> {
+        let call = self.call(Method::Get, route, query)?;
+        self.retrying(&call, || {
+            Box::pin(async {
+                let response = self.send(&call, None).await?;
+                download_to(response, dest, self.options.max_download_bytes)
+                    .await
+                    .map_err(|e| in_call(&call.name(), e))
+            })
+        })
+        .await
+    }
+
+    /// GETs a public link (no auth header) into `dest`, retrying per the options.
+    pub(crate) async fn download_public(&self, url: &str, dest: &Path) -> Result<u64> {
+        let call = Call {
+            method: Method::Get,
+            url: url.to_owned(),
+            token: String::new(),
+            body: Vec::new(),
+        };
+        self.retrying(&call, || {
+            Box::pin(async {
+                let request = HttpRequest {
+                    method: Method::Get,
+                    url: call.url.clone(),
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                    timeout: None,
+                    credentials: false,
+                };
+                let response = self
+                    .http
+                    .send(request)
+                    .await
+                    .map_err(|e| in_call(&call.name(), e))?;
+                let response = check_status(response).await?;
+                download_to(response, dest, self.options.max_download_bytes)
+                    .await
+                    .map_err(|e| in_call(&call.name(), e))
+            })
+        })
+        .await
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the retries are spent. Retried: transport
+    /// errors ([`Error::Http`]) and 5xx answers; each retry is logged as a warning.
+    async fn retrying<'a, T>(
+        &self,
+        call: &Call,
+        mut attempt: impl FnMut() -> BoxFuture<'a, Result<T>>,
+    ) -> Result<T> {
+        let mut delay = self.options.backoff;
+        let mut retries = 0;
+        loop {
+            match attempt().await {
+                Err(e) if retries < self.options.retries && is_retryable(&e) => {
+                    retries += 1;
+                    let wait = jittered(delay);
+                    self.logger.warning(format!(
+                        "{}: {e}; retry {retries} of {} in {} ms",
+                        call.name(),
+                        self.options.retries,
+                        wait.as_millis()
+                    ));
+                    tokio::time::sleep(wait).await;
+                    delay = (delay * 2).min(self.options.max_backoff);
+                }
+                result => return result,
+            }
+        }
+    }
+}
+
+fn is_retryable(error: &Error) -> bool {
+    match error {
+        Error::Http(_) => true,
+        Error::Backend { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
+/// `delay` scaled by a random factor in [0.5, 1.0): retries of many units never march in step.
+fn jittered(delay: Duration) -> Duration {
+    // RandomState is seeded from the OS per thread and advanced per instance: random enough for jitter.
+    let random = RandomState::new().build_hasher().finish();
+    let fraction = 0.5 + (random % 1000) as f64 / 2000.0;
+    delay.mul_f64(fraction)
+}
+
+/// Adds the call's name to a transport error; other errors already say what they are.
+fn in_call(name: &str, error: Error) -> Error {
+    match error {
+        Error::Http(reason) => Error::Http(format!("{name}: {reason}")),
+        other => other,
+    }
+}
+
+/// Passes a 2xx response on; turns any other status into [`Error::Backend`] with the body's detail.
+async fn check_status(mut response: HttpResponse) -> Result<HttpResponse> {
+    if (200..300).contains(&response.status) {
+        return Ok(response);
+    }
+    // A body that breaks off still leaves the status to report.
+    let body = read_body(&mut response, MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default();
+    Err(Error::Backend {
+        status: response.status,
+        detail: detail_of(&body),
+    })
+}
+
+/// The `detail` of a backend error body: its text, or its JSON (FastAPI's 422 list) on one line; a
+/// body without one gives its start.
+pub(crate) fn detail_of(body: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(mut object)) if object.contains_key("detail") => {
+            match object.remove("detail") {
+                Some(Value::String(text)) => text,
+                Some(other) => other.to_string(),
+                None => String::new(),
+            }
+        }
+        _ => {
+            let text = String::from_utf8_lossy(body);
+            text.chars().take(200).collect()
+        }
+    }
+}
+
+/// Reads the whole body, refusing one over `cap` bytes.
+async fn read_body(response: &mut HttpResponse, cap: usize) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.body.next_chunk().await? {
+        if body.len() + chunk.len() > cap {
+            return Err(Error::Http(format!("the body exceeds {cap} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Streams the body into a temp file next to `dest`, then renames it over `dest`: `dest` is either
+/// untouched or complete. Refuses a body over `cap` bytes (before writing, when `Content-Length` says
+/// so) and one that ends before its `Content-Length`. Returns the bytes written.
+async fn download_to(mut response: HttpResponse, dest: &Path, cap: u64) -> Result<u64> {
+    let expected = response.content_length();
+    let too_large = || {
+        Error::io(
+            dest,
+            io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!("the download exceeds {cap} bytes"),
+            ),
+        )
+    };
+    if expected.is_some_and(|n| n > cap) {
+        return Err(too_large());
+    }
+    let tmp = files::temp_sibling(dest);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| Error::io(&tmp, e))?;
+    let result = async {
+        let mut written = 0u64;
+        while let Some(chunk) = response.body.next_chunk().await? {
+            written += chunk.len() as u64;
+            if written > cap {
+                return Err(too_large());
+            }
+            if expected.is_some_and(|n| written > n) {
+                return Err(Error::Http(format!(
+                    "the body is longer than its Content-Length {}",
+                    expected.unwrap_or_default()
+                )));
+            }
+            file.write_all(&chunk).map_err(|e| Error::io(&tmp, e))?;
+        }
+        if let Some(n) = expected.filter(|n| *n != written) {
+            return Err(Error::Http(format!(
+                "the body ended after {written} of {n} bytes"
+            )));
+        }
+        finish(&file, &tmp, dest)?;
+        Ok(written)
+    }
+    .await;
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// fsyncs the downloaded temp file and renames it over `dest`, durably.
+fn finish(file: &File, tmp: &Path, dest: &Path) -> Result<()> {
+    file.sync_all().map_err(|e| Error::io(tmp, e))?;
+    fs::rename(tmp, dest).map_err(|e| Error::io(dest, e))?;
+    files::sync_parent(dest)
+}
+
+/// Percent-encodes a path segment or query component (RFC 3986 unreserved characters pass).
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_come_out_as_text() {
+        assert_eq!(
+            detail_of(br#"{"detail": "403: 1: No Access: Invalid token"}"#),
+            "403: 1: No Access: Invalid token"
+        );
+        assert_eq!(
+            detail_of(br#"{"detail": [{"type": "missing"}]}"#),
+            r#"[{"type":"missing"}]"#
+        );
+        assert_eq!(detail_of(b"Bad Gateway"), "Bad Gateway");
+    }
+
+    #[test]
+    fn components_are_percent_encoded() {
+        assert_eq!(encode("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(encode("a/b c&d"), "a%2Fb%20c%26d");
+    }
+
+    #[test]
+    fn jitter_stays_within_half_and_whole() {
+        for _ in 0..100 {
+            let d = jittered(Duration::from_millis(1000));
+            assert!(d >= Duration::from_millis(500) && d < Duration::from_millis(1000));
+        }
+    }
+}

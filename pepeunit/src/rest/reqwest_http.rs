@@ -1,0 +1,135 @@
+//! The default [`HttpClient`]: reqwest over rustls (ring provider), with pooled connections.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use super::http::{BodyStream, BoxFuture, HttpClient, HttpRequest, HttpResponse, Method};
+use crate::error::{Error, Result};
+
+/// Timeouts of [`ReqwestHttp`]. reqwest has none by default: a dead link would hang a call forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpTimeouts {
+    /// Time to establish a connection (TCP and TLS).
+    pub connect: Duration,
+    /// Longest wait for the next bytes of a response: how a stalled large download fails.
+    pub read: Duration,
+}
+
+impl Default for HttpTimeouts {
+    fn default() -> Self {
+        HttpTimeouts {
+            connect: Duration::from_secs(10),
+            read: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Redirects followed at most, as browsers and reqwest do by default.
+const MAX_REDIRECTS: usize = 10;
+
+/// reqwest with rustls: one pool of keep-alive connections per kind of request.
+///
+/// Requests carrying credentials follow redirects within the same origin only, so the token never
+/// reaches another host; public links (release assets) follow redirects anywhere.
+#[derive(Debug, Clone)]
+pub struct ReqwestHttp {
+    with_credentials: reqwest::Client,
+    public: reqwest::Client,
+}
+
+impl ReqwestHttp {
+    /// Builds the two clients; installs rustls' ring provider as the process default unless the
+    /// program installed one already.
+    pub fn new(timeouts: HttpTimeouts) -> Result<ReqwestHttp> {
+        // An error only means a provider is installed already; reqwest then uses that one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let same_origin = reqwest::redirect::Policy::custom(|attempt| {
+            let first = attempt.previous().first().map(reqwest::Url::origin);
+            if attempt.previous().len() > MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else if first.is_some_and(|origin| origin == attempt.url().origin()) {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        });
+        Ok(ReqwestHttp {
+            with_credentials: build(timeouts, same_origin)?,
+            public: build(timeouts, reqwest::redirect::Policy::limited(MAX_REDIRECTS))?,
+        })
+    }
+}
+
+fn build(timeouts: HttpTimeouts, redirects: reqwest::redirect::Policy) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(timeouts.connect)
+        .read_timeout(timeouts.read)
+        .redirect(redirects)
+        .build()
+        .map_err(|e| Error::Http(format!("cannot build the HTTP client: {}", chain(&e))))
+}
+
+impl HttpClient for ReqwestHttp {
+    fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse>> {
+        Box::pin(async move {
+            let client = if request.credentials {
+                &self.with_credentials
+            } else {
+                &self.public
+            };
+            let method = match request.method {
+                Method::Get => reqwest::Method::GET,
+                Method::Post => reqwest::Method::POST,
+            };
+            let mut builder = client.request(method, &request.url);
+            for (name, value) in &request.headers {
+                builder = builder.header(name, value);
+            }
+            if let Some(timeout) = request.timeout {
+                builder = builder.timeout(timeout);
+            }
+            let response = builder
+                .body(request.body)
+                .send()
+                .await
+                .map_err(|e| Error::Http(chain(&e)))?;
+            let headers = response
+                .headers()
+                .iter()
+                .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect();
+            Ok(HttpResponse {
+                status: response.status().as_u16(),
+                headers,
+                body: Box::new(ReqwestBody(response)),
+            })
+        })
+    }
+}
+
+struct ReqwestBody(reqwest::Response);
+
+impl BodyStream for ReqwestBody {
+    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>>> {
+        Box::pin(async move {
+            let chunk = self.0.chunk().await.map_err(|e| Error::Http(chain(&e)))?;
+            Ok(chunk.map(Vec::from))
+        })
+    }
+}
+
+/// The error and its causes on one line ("error sending request: connection refused"), without the
+/// URL: the caller names the request itself.
+fn chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(&format!(" ({url})"), "");
+    }
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

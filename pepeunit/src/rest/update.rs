@@ -1,0 +1,347 @@
+//! The platform commands that need REST (PROTOCOL §5), minus MQTT: `update/pepeunit`,
+//! `env_update/pepeunit` and `schema_update/pepeunit`. Each returns what changed, so the MQTT runtime
+//! only has to act on it (reconnect, resubscribe, restart).
+//!
+//! A failure at any step is logged through the unit logger and leaves the program's files, the running
+//! executable and the settings in force as they were.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::client::PepeunitClient;
+use crate::error::{Error, Result};
+use crate::files;
+use crate::firmware;
+use crate::schema::Topics;
+use crate::settings::Env;
+use crate::update::{self, UpdateReport};
+
+/// The env.json keys whose change needs a new MQTT connection.
+const CONNECTION_KEYS: [&str; 4] = [
+    "PU_MQTT_HOST",
+    "PU_MQTT_PORT",
+    "PU_AUTH_TOKEN",
+    "PU_MQTT_KEEPALIVE",
+];
+
+/// What replacing env.json changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvChange {
+    /// The keys (current names) whose value changed, appeared or disappeared; never their values.
+    pub changed_keys: Vec<String>,
+}
+
+impl EnvChange {
+    /// The broker host, port, token or keepalive changed: the MQTT connection must be made again.
+    pub fn needs_reconnect(&self) -> bool {
+        self.changed_keys
+            .iter()
+            .any(|key| CONNECTION_KEYS.contains(&key.as_str()))
+    }
+
+    fn between(old: &Env, new: &Env) -> EnvChange {
+        let as_object = |env: &Env| match serde_json::to_value(env) {
+            Ok(Value::Object(object)) => object,
+            _ => serde_json::Map::new(),
+        };
+        let (old, new) = (as_object(old), as_object(new));
+        let mut changed_keys: Vec<String> = new
+            .iter()
+            .filter(|(key, value)| old.get(*key) != Some(*value))
+            .map(|(key, _)| key.clone())
+            .chain(old.keys().filter(|key| !new.contains_key(*key)).cloned())
+            .collect();
+        changed_keys.sort();
+        EnvChange { changed_keys }
+    }
+}
+
+/// How the unit's subscriptions must change after schema.json was replaced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SchemaChange {
+    /// Physical topics to subscribe to (new in `input_base_topic` or `input_topic`).
+    pub subscribe: Vec<String>,
+    /// Physical topics to unsubscribe from (gone from both).
+    pub unsubscribe: Vec<String>,
+}
+
+impl SchemaChange {
+    fn between(old: &Topics, new: &Topics) -> SchemaChange {
+        let (old, new) = (old.input_subscriptions(), new.input_subscriptions());
+        let (old_set, new_set): (HashSet<&str>, HashSet<&str>) =
+            (old.iter().copied().collect(), new.iter().copied().collect());
+        let only = |list: &[&str], other: &HashSet<&str>| {
+            list.iter()
+                .filter(|topic| !other.contains(*topic))
+                .map(|topic| (*topic).to_owned())
+                .collect()
+        };
+        SchemaChange {
+            subscribe: only(&new, &old_set),
+            unsubscribe: only(&old, &new_set),
+        }
+    }
+}
+
+/// An `update/pepeunit` command (PROTOCOL §5).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateCommand {
+    /// The target commit: `PU_COMMIT_VERSION`, or the legacy `NEW_COMMIT_VERSION`.
+    pub version: Option<String>,
+    /// Where a compiled unit downloads its new binary (`COMPILED_FIRMWARE_LINK`, no auth header).
+    pub compiled_firmware_link: Option<String>,
+}
+
+impl UpdateCommand {
+    /// Parses the command's JSON payload; an empty payload is a command without a version.
+    pub fn parse(payload: &[u8]) -> Result<UpdateCommand> {
+        if payload.iter().all(u8::is_ascii_whitespace) {
+            return Ok(UpdateCommand::default());
+        }
+        let value = serde_json::from_slice(payload).map_err(|e| invalid(e.to_string()))?;
+        UpdateCommand::from_value(&value)
+    }
+
+    /// Reads the command from its parsed JSON; unknown keys are ignored.
+    pub fn from_value(value: &Value) -> Result<UpdateCommand> {
+        let Value::Object(object) = value else {
+            return Err(invalid("expected a JSON object".into()));
+        };
+        let text = |key: &str| match object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(invalid(format!("{key} is not a string"))),
+        };
+        Ok(UpdateCommand {
+            version: text("PU_COMMIT_VERSION")?.or(text("NEW_COMMIT_VERSION")?),
+            compiled_firmware_link: text("COMPILED_FIRMWARE_LINK")?,
+        })
+    }
+}
+
+fn invalid(reason: String) -> Error {
+    Error::InvalidJson {
+        source_name: "update/pepeunit command".into(),
+        reason,
+    }
+}
+
+/// What [`PepeunitClient::apply_update_command`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    /// env.json already names the command's version (and version checks are on): nothing done.
+    UpToDate {
+        /// The version in force.
+        version: String,
+    },
+    /// The new version is installed and env.json and schema.json are reloaded. The caller reconnects
+    /// and resubscribes as the changes say, then restarts per the restart mode (a compiled unit must:
+    /// the new binary only runs after a restart).
+    Applied(Box<AppliedUpdate>),
+}
+
+/// The details of an applied update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedUpdate {
+    /// `PU_COMMIT_VERSION` before.
+    pub from_version: String,
+    /// `PU_COMMIT_VERSION` now (from the archive's env.json).
+    pub to_version: String,
+    /// What the archive changed in the program directory.
+    pub files: UpdateReport,
+    /// A compiled unit's executable that was replaced, and where the old one is kept.
+    pub executable: Option<ReplacedExecutable>,
+    /// What the new env.json changed.
+    pub env: EnvChange,
+    /// How the subscriptions must change for the new schema.json.
+    pub schema: SchemaChange,
+}
+
+/// A running executable replaced by an update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplacedExecutable {
+    /// The executable's path: the new binary now.
+    pub path: PathBuf,
+    /// The previous binary.
+    pub backup: PathBuf,
+}
+
+/// The commands of PROTOCOL §5 that need REST.
+impl PepeunitClient {
+    /// `env_update/pepeunit`: downloads env.json (URL from the env in force), checks it is usable,
+    /// atomically replaces the live file and reloads the settings. On failure nothing changes.
+    pub async fn apply_env_update(&self) -> Result<EnvChange> {
+        let result = self.replace_env().await;
+        log_outcome(self, "Env update", &result);
+        result
+    }
+
+    /// `schema_update/pepeunit`: downloads schema.json, checks it, atomically replaces the live file and
+    /// reloads the schema; says which topics to subscribe to and unsubscribe from.
+    pub async fn apply_schema_update(&self) -> Result<SchemaChange> {
+        let result = async {
+            let text = self.fetch_schema().await?;
+            let old = self.schema().current();
+            files::write_atomic(self.schema().path(), text.as_bytes())?;
+            self.schema().update_from_file()?;
+            Ok(SchemaChange::between(&old, &self.schema().current()))
+        }
+        .await;
+        log_outcome(self, "Schema update", &result);
+        result
+    }
+
+    /// `update/pepeunit` without the restart: version check (unless [`super::RestOptions::check_version`]
+    /// is off) → download the archive → unpack and check its env.json/schema.json → for a compiled
+    /// unit, download and check the binary and swap it in for the running executable → apply the
+    /// archive (staging, swap, rollback) → reload env and schema. Any failure undoes what was done.
+    pub async fn apply_update_command(&self, command: &UpdateCommand) -> Result<UpdateOutcome> {
+        let logger = self.logger();
+        let current = self.settings().current().commit_version.clone();
+        let check = self.rest_api()?.options.check_version;
+        if check && command.version.as_deref() == Some(current.as_str()) {
+            logger.info(format!("No update needed: already at version {current}"));
+            return Ok(UpdateOutcome::UpToDate { version: current });
+        }
+        let target = command.version.as_deref().unwrap_or("(unspecified)");
+        logger.info(format!("Update from {current} to {target} started"));
+        let result = self.update_to(command).await;
+        match &result {
+            Ok(applied) => logger.info(format!(
+                "Update to {} applied: {}",
+                applied.to_version, applied.files
+            )),
+            Err(e) => logger.error(format!("Update to {target} failed: {e}")),
+        }
+        result.map(|applied| UpdateOutcome::Applied(Box::new(applied)))
+    }
+
+    /// Downloads a compiled unit's binary from a public `url` (no auth header) to `dest`, checks it is a
+    /// complete executable of this platform (`Content-Length`, non-empty, ELF of this machine) and makes
+    /// it executable. On failure `dest` does not exist.
+    pub async fn download_firmware(&self, url: &str, dest: &Path) -> Result<u64> {
+        let bytes = self.rest_api()?.download_public(url, dest).await?;
+        let checked =
+            firmware::check_executable(dest).and_then(|()| firmware::make_executable(dest));
+        if let Err(e) = checked {
+            let _ = fs::remove_file(dest);
+            return Err(e);
+        }
+        Ok(bytes)
+    }
+
+    async fn replace_env(&self) -> Result<EnvChange> {
+        let text = self.fetch_env().await?;
+        let old = self.settings().current();
+        files::write_atomic(self.settings().path(), text.as_bytes())?;
+        self.reload_settings()?;
+        Ok(EnvChange::between(&old, &self.settings().current()))
+    }
+
+    async fn update_to(&self, command: &UpdateCommand) -> Result<AppliedUpdate> {
+        let program_dir = self.program_dir();
+        let archive = files::temp_sibling(&program_dir.join("pepeunit-update-archive"));
+        let result = async {
+            let bytes = self.download_update(&archive).await?;
+            self.logger()
+                .info(format!("Update archive downloaded ({bytes} bytes)"));
+            let executable = match &command.compiled_firmware_link {
+                Some(link) => Some(self.replace_executable(link).await?),
+                None => None,
+            };
+            let applied = self.apply_archive(&archive, &program_dir);
+            match (applied, &executable) {
+                (Err(e), Some(exe)) => {
+                    Err(match firmware::restore_backup(&exe.path, &exe.backup) {
+                        Ok(()) => e,
+                        Err(restore) => Error::Update(format!(
+                            "{e}; restoring the executable failed too: {restore}"
+                        )),
+                    })
+                }
+                (result, _) => result.map(|report| (report, executable)),
+            }
+        }
+        .await;
+        let _ = fs::remove_file(&archive);
+        let (files, executable) = result?;
+        let (old_env, old_topics) = (self.settings().current(), self.schema().current());
+        self.reload_settings()?;
+        self.schema().update_from_file()?;
+        let new_env = self.settings().current();
+        Ok(AppliedUpdate {
+            from_version: old_env.commit_version.clone(),
+            to_version: new_env.commit_version.clone(),
+            files,
+            executable,
+            env: EnvChange::between(&old_env, &new_env),
+            schema: SchemaChange::between(&old_topics, &self.schema().current()),
+        })
+    }
+
+    /// Applies the archive, refusing it unless its env.json and schema.json (when present) would load.
+    fn apply_archive(&self, archive: &Path, program_dir: &Path) -> Result<UpdateReport> {
+        update::update_device_program_checked(
+            archive,
+            program_dir,
+            self.update_options(),
+            |staged| {
+                for (name, check) in [
+                    ("env.json", check_env as fn(&str, &str) -> Result<()>),
+                    ("schema.json", check_schema),
+                ] {
+                    let path = staged.join(name);
+                    if path.exists() {
+                        check(&files::read_text(&path)?, &format!("the archive's {name}"))?;
+                    }
+                }
+                Ok(())
+            },
+        )
+    }
+
+    /// Downloads and checks the new binary beside the running executable, then swaps it in.
+    async fn replace_executable(&self, link: &str) -> Result<ReplacedExecutable> {
+        let exe = update::current_exe()?;
+        let name = exe
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let new = files::temp_sibling(&exe);
+        let backup = files::parent_dir(&exe).join(format!(".{name}.backup"));
+        let result = async {
+            let bytes = self.download_firmware(link, &new).await?;
+            self.logger().info(format!(
+                "New executable downloaded and checked ({bytes} bytes)"
+            ));
+            firmware::replace_exe(&exe, &new, &backup)
+        }
+        .await;
+        let _ = fs::remove_file(&new);
+        result?;
+        self.logger().info(format!(
+            "Executable {} replaced; the previous one is kept as {}",
+            exe.display(),
+            backup.display()
+        ));
+        Ok(ReplacedExecutable { path: exe, backup })
+    }
+}
+
+fn check_env(text: &str, source: &str) -> Result<()> {
+    Env::parse(text, source)?.unit_uuid().map(drop)
+}
+
+fn check_schema(text: &str, source: &str) -> Result<()> {
+    Topics::parse(text, source).map(drop)
+}
+
+fn log_outcome<T>(client: &PepeunitClient, what: &str, result: &Result<T>) {
+    match result {
+        Ok(_) => client.logger().info(format!("{what} applied")),
+        Err(e) => client.logger().error(format!("{what} failed: {e}")),
+    }
+}
