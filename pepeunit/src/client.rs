@@ -22,6 +22,8 @@ pub struct ClientBuilder {
     log_path: PathBuf,
     restart_mode: RestartMode,
     update_options: UpdateOptions,
+    #[cfg(feature = "mqtt")]
+    pub(crate) mqtt: crate::runtime::MqttSetup,
 }
 
 impl ClientBuilder {
@@ -50,6 +52,8 @@ impl ClientBuilder {
                 state_probe: Mutex::new(StateProbe::new()),
                 restart_mode: self.restart_mode,
                 update_options: self.update_options,
+                #[cfg(feature = "mqtt")]
+                mqtt: self.mqtt.build(),
             }),
         })
     }
@@ -68,6 +72,8 @@ struct Inner {
     state_probe: Mutex<StateProbe>,
     restart_mode: RestartMode,
     update_options: UpdateOptions,
+    #[cfg(feature = "mqtt")]
+    mqtt: Option<std::sync::Arc<crate::runtime::MqttRuntime>>,
 }
 
 impl PepeunitClient {
@@ -83,6 +89,8 @@ impl PepeunitClient {
             log_path: log_path.into(),
             restart_mode: RestartMode::default(),
             update_options: UpdateOptions::default(),
+            #[cfg(feature = "mqtt")]
+            mqtt: Default::default(),
         }
     }
 
@@ -182,8 +190,19 @@ impl PepeunitClient {
         Ok(report)
     }
 
+    /// What to do after an update or a `reset` command.
+    pub(crate) fn restart_mode(&self) -> RestartMode {
+        self.inner.restart_mode
+    }
+
+    /// The MQTT runtime, or [`crate::Error::MqttDisabled`] when the client was built without it.
+    #[cfg(feature = "mqtt")]
+    pub(crate) fn mqtt_runtime(&self) -> Result<&crate::runtime::MqttRuntime> {
+        self.inner.mqtt.as_deref().ok_or(crate::Error::MqttDisabled)
+    }
+
     /// Re-reads env.json and re-derives everything that depends on it.
-    fn reload_settings(&self) -> Result<()> {
+    pub(crate) fn reload_settings(&self) -> Result<()> {
         self.inner.settings.update_from_file()?;
         self.inner
             .logger

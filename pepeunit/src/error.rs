@@ -100,6 +100,14 @@ pub enum Error {
     /// The call needs the REST client, which this client was built without.
     #[error("REST is disabled: enable the `rest` cargo feature and the client's rest flag")]
     RestDisabled,
+    /// An MQTT payload that is not what its topic expects (not UTF-8, not the command's JSON, …).
+    #[error("payload on {topic}: {reason}")]
+    InvalidPayload {
+        /// The topic or topic name it came on.
+        topic: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl Error {
