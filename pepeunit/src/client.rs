@@ -191,6 +191,7 @@ impl PepeunitClient {
     }
 
     /// What to do after an update or a `reset` command.
+    #[cfg(feature = "mqtt")]
     pub(crate) fn restart_mode(&self) -> RestartMode {
         self.inner.restart_mode
     }
