@@ -24,6 +24,8 @@ pub struct ClientBuilder {
     update_options: UpdateOptions,
     #[cfg(feature = "rest")]
     rest: crate::rest::RestSetup,
+    #[cfg(feature = "mqtt")]
+    pub(crate) mqtt: crate::runtime::MqttSetup,
 }
 
 impl ClientBuilder {
@@ -77,6 +79,8 @@ impl ClientBuilder {
                 update_options: self.update_options,
                 #[cfg(feature = "rest")]
                 rest,
+                #[cfg(feature = "mqtt")]
+                mqtt: self.mqtt.build(),
             }),
         })
     }
@@ -97,6 +101,8 @@ struct Inner {
     update_options: UpdateOptions,
     #[cfg(feature = "rest")]
     rest: Option<crate::rest::RestApi>,
+    #[cfg(feature = "mqtt")]
+    mqtt: Option<std::sync::Arc<crate::runtime::MqttRuntime>>,
 }
 
 impl PepeunitClient {
@@ -114,6 +120,8 @@ impl PepeunitClient {
             update_options: UpdateOptions::default(),
             #[cfg(feature = "rest")]
             rest: crate::rest::RestSetup::default(),
+            #[cfg(feature = "mqtt")]
+            mqtt: Default::default(),
         }
     }
 
@@ -226,6 +234,18 @@ impl PepeunitClient {
     #[cfg(feature = "rest")]
     pub(crate) fn update_options(&self) -> &UpdateOptions {
         &self.inner.update_options
+    }
+
+    /// What to do after an update or a `reset` command.
+    #[cfg(feature = "mqtt")]
+    pub(crate) fn restart_mode(&self) -> RestartMode {
+        self.inner.restart_mode
+    }
+
+    /// The MQTT runtime, or [`crate::Error::MqttDisabled`] when the client was built without it.
+    #[cfg(feature = "mqtt")]
+    pub(crate) fn mqtt_runtime(&self) -> Result<&crate::runtime::MqttRuntime> {
+        self.inner.mqtt.as_deref().ok_or(crate::Error::MqttDisabled)
     }
 
     /// Re-reads env.json and re-derives everything that depends on it.

@@ -103,6 +103,14 @@ pub enum Error {
     /// An argument the library cannot use as given (e.g. a topic without a node uuid level).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// An MQTT payload that is not what its topic expects (not UTF-8, not the command's JSON, …).
+    #[error("payload on {topic}: {reason}")]
+    InvalidPayload {
+        /// The topic or topic name it came on.
+        topic: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl Error {

@@ -26,6 +26,8 @@ pub mod update;
 pub mod mqtt;
 #[cfg(feature = "rest")]
 pub mod rest;
+#[cfg(feature = "mqtt")]
+pub mod runtime;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

@@ -1,1 +1,0 @@
-//! The MQTT transport (arrives with the MQTT runtime).

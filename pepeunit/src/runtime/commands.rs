@@ -1,0 +1,279 @@
+//! Platform commands on `input_base_topic` (PROTOCOL §5): parsing, `log_sync` and `reset` here, and the
+//! [`PlatformCommands`] hook through which the REST layer runs `update`, `env_update` and
+//! `schema_update`. After the hook, the runtime itself subscribes to new input topics, unsubscribes from
+//! removed ones and reconnects when the broker host, port or token changed.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+use super::handler::Message;
+use super::log_sync::split_log;
+use crate::client::PepeunitClient;
+use crate::error::{Error, Result};
+use crate::mqtt::BoxFuture;
+use crate::mqtt::transport::max_payload_size;
+use crate::update::{self, RestartMode};
+
+/// A command that needs the REST API, handed to the [`PlatformCommands`] hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformCommand {
+    /// `update/pepeunit`: bring the program to `commit_version`.
+    Update {
+        /// `PU_COMMIT_VERSION` (legacy `NEW_COMMIT_VERSION`) of the payload, if it had one. The hook
+        /// decides whether an equal version means nothing to do.
+        commit_version: Option<String>,
+        /// `COMPILED_FIRMWARE_LINK`: where a compiled program's new binary is (no auth header).
+        firmware_link: Option<String>,
+    },
+    /// `env_update/pepeunit`: fetch env.json, replace it and reload the settings.
+    EnvUpdate,
+    /// `schema_update/pepeunit`: fetch schema.json, replace it and reload the schema.
+    SchemaUpdate,
+}
+
+/// Runs the commands that need REST. The REST layer implements it and attaches it with
+/// [`crate::client::ClientBuilder::platform_commands`] or [`PepeunitClient::set_platform_commands`];
+/// without one, those commands are logged as errors naming the missing `rest` feature.
+pub trait PlatformCommands: Send + Sync + 'static {
+    /// Carries out `command` for `client` (files replaced and reloaded through the client). The
+    /// runtime resubscribes and reconnects afterwards as the reloaded files require.
+    fn run<'a>(
+        &'a self,
+        client: &'a PepeunitClient,
+        command: PlatformCommand,
+    ) -> BoxFuture<'a, Result<()>>;
+}
+
+/// A command as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Command {
+    Platform(PlatformCommand),
+    LogSync,
+    Reset,
+}
+
+/// Handles one message of `input_base_topic`; a malformed payload is an error naming the command.
+pub(crate) async fn handle(client: PepeunitClient, message: Message) -> Result<()> {
+    let Some(name) = message.topic_name.as_deref() else {
+        return Ok(());
+    };
+    let command = match parse(name, &message.payload) {
+        Ok(Some(command)) => command,
+        Ok(None) => return Ok(()),
+        Err(reason) => {
+            return Err(Error::InvalidPayload {
+                topic: name.to_owned(),
+                reason: format!("command ignored: {reason}"),
+            });
+        }
+    };
+    client
+        .logger()
+        .info(format!("Get base MQTT command: {name}"));
+    match command {
+        Command::LogSync => log_sync(&client).await,
+        Command::Reset => reset(&client).await,
+        Command::Platform(command) => {
+            let runtime = client.mqtt_runtime()?;
+            let Some(hook) = runtime.platform_commands() else {
+                let missing = Error::RestDisabled;
+                client.logger().error(format!("{name} not run: {missing}"));
+                return Ok(());
+            };
+            let before = Snapshot::take(&client);
+            let result = hook.run(&client, command).await;
+            before.reconcile(&client).await?;
+            result
+        }
+    }
+}
+
+/// The command on topic name `name`, `None` for a name that is no command.
+fn parse(name: &str, payload: &[u8]) -> std::result::Result<Option<Command>, String> {
+    let word = match name {
+        "update/pepeunit" => "Update",
+        "env_update/pepeunit" => "EnvUpdate",
+        "schema_update/pepeunit" => "SchemaUpdate",
+        "log_sync/pepeunit" => "LogSync",
+        // Any payload restarts (PROTOCOL §5).
+        "reset/pepeunit" => return Ok(Some(Command::Reset)),
+        _ => return Ok(None),
+    };
+    let text = std::str::from_utf8(payload).map_err(|_| "payload is not UTF-8 text".to_owned())?;
+    let object: Map<String, Value> =
+        serde_json::from_str(text).map_err(|e| format!("payload is not a JSON object: {e}"))?;
+    match object.get("COMMAND") {
+        None => {}
+        Some(Value::String(command)) if command == word => {}
+        Some(other) => return Err(format!("COMMAND is {other}, expected \"{word}\"")),
+    }
+    let command = match word {
+        "Update" => Command::Platform(PlatformCommand::Update {
+            commit_version: match optional_string(&object, "PU_COMMIT_VERSION")? {
+                Some(version) => Some(version),
+                None => optional_string(&object, "NEW_COMMIT_VERSION")?,
+            },
+            firmware_link: optional_string(&object, "COMPILED_FIRMWARE_LINK")?,
+        }),
+        "EnvUpdate" => Command::Platform(PlatformCommand::EnvUpdate),
+        "SchemaUpdate" => Command::Platform(PlatformCommand::SchemaUpdate),
+        _ => Command::LogSync,
+    };
+    Ok(Some(command))
+}
+
+fn optional_string(
+    object: &Map<String, Value>,
+    key: &str,
+) -> std::result::Result<Option<String>, String> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(format!("{key} must be a string, found {other}")),
+    }
+}
+
+/// Publishes the whole log on `log/pepeunit`, split into arrays that fit the packet limit.
+async fn log_sync(client: &PepeunitClient) -> Result<()> {
+    let runtime = client.mqtt_runtime()?;
+    let topics = client
+        .schema()
+        .current()
+        .output_targets("log/pepeunit")?
+        .to_vec();
+    let entries = client.logger().get_full_log();
+    for topic in topics {
+        let payloads = split_log(
+            &entries,
+            max_payload_size(&topic, runtime.max_packet_size()),
+        );
+        for payload in payloads {
+            runtime.publish(topic.clone(), payload.into()).await?;
+        }
+    }
+    client.logger().info("Log sync completed");
+    Ok(())
+}
+
+/// Restarts the program as the client's restart mode says.
+async fn reset(client: &PepeunitClient) -> Result<()> {
+    let mode = client.restart_mode();
+    let logger = client.logger();
+    match mode {
+        RestartMode::ReloadOnly => {
+            let before = Snapshot::take(client);
+            client.reload_settings()?;
+            client.schema().update_from_file()?;
+            before.reconcile(client).await?;
+            logger.info("Reset: env and schema reloaded (restart mode ReloadOnly)");
+            Ok(())
+        }
+        RestartMode::None => {
+            logger.info("Reset: restart mode None, the program is not restarted");
+            Ok(())
+        }
+        RestartMode::ExecInPlace | RestartMode::SpawnAndExit => {
+            logger.info(format!("Reset: restarting the program ({mode:?})"));
+            client.mqtt_runtime()?.shutdown(client).await;
+            update::restart_process(mode)
+        }
+    }
+}
+
+/// What a reload may change that the connection depends on.
+struct Snapshot {
+    target: (String, u16, String),
+    subscriptions: BTreeSet<String>,
+}
+
+impl Snapshot {
+    fn take(client: &PepeunitClient) -> Snapshot {
+        let env = client.settings().current();
+        Snapshot {
+            target: (env.mqtt_host.clone(), env.mqtt_port, env.auth_token.clone()),
+            subscriptions: schema_subscriptions(client),
+        }
+    }
+
+    /// Brings the connection in line with the reloaded env.json and schema.json.
+    async fn reconcile(self, client: &PepeunitClient) -> Result<()> {
+        let runtime = client.mqtt_runtime()?;
+        let now = Snapshot::take(client);
+        let added: Vec<String> = now
+            .subscriptions
+            .difference(&self.subscriptions)
+            .cloned()
+            .collect();
+        let removed: Vec<String> = self
+            .subscriptions
+            .difference(&now.subscriptions)
+            .cloned()
+            .collect();
+        if !removed.is_empty() {
+            runtime.transport().unsubscribe(removed).await?;
+        }
+        if !added.is_empty() {
+            runtime.transport().subscribe(added).await?;
+        }
+        if now.target != self.target {
+            client
+                .logger()
+                .info("MQTT host, port or token changed: reconnecting");
+            runtime.reconnect(client).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Every physical topic of `input_base_topic` and `input_topic`.
+pub(crate) fn schema_subscriptions(client: &PepeunitClient) -> BTreeSet<String> {
+    client
+        .schema()
+        .current()
+        .input_subscriptions()
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_backend_payloads_and_refuses_malformed_ones() {
+        let update = br#"{"COMMAND": "Update", "PU_COMMIT_VERSION": "abc", "COMPILED_FIRMWARE_LINK": "http://x/b"}"#;
+        assert_eq!(
+            parse("update/pepeunit", update),
+            Ok(Some(Command::Platform(PlatformCommand::Update {
+                commit_version: Some("abc".into()),
+                firmware_link: Some("http://x/b".into()),
+            })))
+        );
+        let legacy = br#"{"COMMAND": "Update", "NEW_COMMIT_VERSION": "old"}"#;
+        assert!(matches!(
+            parse("update/pepeunit", legacy),
+            Ok(Some(Command::Platform(PlatformCommand::Update { commit_version: Some(v), .. }))) if v == "old"
+        ));
+        assert_eq!(
+            parse("log_sync/pepeunit", br#"{"COMMAND": "LogSync"}"#),
+            Ok(Some(Command::LogSync))
+        );
+        assert_eq!(
+            parse("reset/pepeunit", b"\xff\xfe"),
+            Ok(Some(Command::Reset))
+        );
+        assert_eq!(parse("input/pepeunit", b"1"), Ok(None));
+        for bad in [
+            &b"\xff"[..],
+            b"not json",
+            b"[1, 2]",
+            br#"{"COMMAND": 5}"#,
+            br#"{"COMMAND": "SchemaUpdate"}"#,
+        ] {
+            assert!(parse("env_update/pepeunit", bad).is_err(), "{bad:?}");
+        }
+        assert!(parse("update/pepeunit", br#"{"PU_COMMIT_VERSION": 7}"#).is_err());
+    }
+}
