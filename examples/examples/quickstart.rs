@@ -1,76 +1,166 @@
-//! The offline core of a unit, end to end: load env.json and schema.json, log, report the system state,
-//! encrypt a payload, and apply an update archive — all on files in a temp directory.
+//! Two units against a local Pepeunit instance, end to end, with no setup.
+//!
+//! The testkit starts a real MQTT broker and the Pepeunit REST endpoints on loopback and creates two
+//! units: `sensor`, whose `output/pepeunit` is linked to the `input/pepeunit` of `display`. Both run the
+//! library's main cycle in this process. The "backend" then sends `log_sync` and `env_update`, and at the
+//! end reports what it received and whether it would have accepted every message.
 //!
 //! Run: `cargo run -p pepeunit-examples --example quickstart`
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use pepeunit::cipher::Cipher;
 use pepeunit::client::PepeunitClient;
+use pepeunit::testkit::{Command, Instance, InstanceOptions, TestUnit, UnitSpec};
 use pepeunit::update::RestartMode;
+use serde_json::json;
 
-fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors")
-}
+const RUN_FOR: Duration = Duration::from_secs(6);
 
-fn main() -> pepeunit::Result<()> {
-    let unit_dir = std::env::temp_dir().join(format!("pepeunit-quickstart-{}", std::process::id()));
-    std::fs::create_dir_all(&unit_dir).map_err(|e| pepeunit::Error::io(&unit_dir, e))?;
-    for (from, to) in [
-        ("env/env_current.json", "env.json"),
-        ("schema/schema.json", "schema.json"),
-    ] {
-        let bytes =
-            std::fs::read(vectors().join(from)).map_err(|e| pepeunit::Error::io(from, e))?;
-        std::fs::write(unit_dir.join(to), bytes).map_err(|e| pepeunit::Error::io(to, e))?;
-    }
-
-    let client = PepeunitClient::builder(
-        unit_dir.join("env.json"),
-        unit_dir.join("schema.json"),
-        unit_dir.join("log.json"),
-    )
-    .restart_mode(RestartMode::None)
-    .build()?;
-
-    println!("unit dir:   {}", unit_dir.display());
-    println!("unit uuid:  {}", client.unit_uuid()?);
-    let env = client.settings().current();
-    println!("REST base:  {}", env.base_url());
-    println!("MQTT:       {}:{}", env.mqtt_host, env.mqtt_port);
-    println!("DELAY_PUB_MSG = {}", env.get::<u64>("DELAY_PUB_MSG")?);
-    for (name, topics) in client.schema().current().input_topic() {
-        println!("input {name:<16} <- {topics:?}");
-    }
-
-    let logger = client.logger();
-    logger.info("quickstart started");
-    logger.warning("this is what a warning looks like");
-    logger
-        .file_only()
-        .debug("kept in log.json only, never sent");
-
-    println!("state:      {}", client.get_system_state().to_json());
-
-    let cipher = Cipher::new(&env.encrypt_key)?;
-    let secret = cipher.encrypt(b"21.5 C")?;
-    println!("encrypted:  {secret}");
-    println!("decrypted:  {}", cipher.decrypt_to_string(&secret)?);
-
-    let archive = vectors().join("archives/update_wbits9_level9.tgz");
-    let report = client.update_device_program(&archive)?;
-    println!("update:     {report}");
-
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> pepeunit::Result<()> {
+    let root = std::env::temp_dir().join(format!("pepeunit-quickstart-{}", std::process::id()));
+    let instance = Instance::start(InstanceOptions {
+        state_send_interval: 2,
+        ..InstanceOptions::default()
+    })
+    .await?;
+    let sensor = instance
+        .create_unit(unit_spec("sensor", &root.join("sensor")))
+        .await?;
+    let display = instance
+        .create_unit(unit_spec("display", &root.join("display")))
+        .await?;
+    instance.link(&sensor, "output/pepeunit", &display, "input/pepeunit")?;
+    // The backend's schema now routes the sensor's output to the display: hand it the new schema.json.
+    instance.write_unit_files(&display)?;
     println!(
-        "log.json holds {} entries:",
-        client.logger().get_full_log().len()
+        "instance: {:?} broker at {}:{}, REST at {}",
+        instance.broker_kind(),
+        instance.mqtt_host(),
+        instance.mqtt_port(),
+        instance.rest_base_url()
     );
-    for entry in client.logger().get_full_log() {
+
+    let sensor_client = client(&sensor)?;
+    let display_client = client(&display)?;
+    display_client.set_input_message_handler(|client, message| async move {
+        if message.topic_name.as_deref() == Some("input/pepeunit") {
+            let text = message.text().unwrap_or("<not UTF-8>");
+            client.logger().info(format!("display shows {text}"));
+        }
+    })?;
+
+    let sensor_output = Arc::new(Mutex::new(Counter::default()));
+    let sensor_cycle = tokio::spawn({
+        let client = sensor_client.clone();
+        async move {
+            client
+                .run_main_cycle(move |client| {
+                    let output = sensor_output.clone();
+                    async move { publish_every_delay(&client, &output).await }
+                })
+                .await
+        }
+    });
+    let display_cycle = tokio::spawn({
+        let client = display_client.clone();
+        async move { client.run_main_cycle(|_| async {}).await }
+    });
+
+    tokio::time::sleep(RUN_FOR / 2).await;
+    instance.send_command(&display, Command::LogSync).await?;
+    instance.set_env_var(&sensor, "DELAY_PUB_MSG", 2)?;
+    instance.send_command(&sensor, Command::EnvUpdate).await?;
+    tokio::time::sleep(RUN_FOR / 2).await;
+
+    sensor_client.stop_main_cycle()?;
+    display_client.stop_main_cycle()?;
+    let _ = tokio::join!(sensor_cycle, display_cycle);
+
+    println!("\ndisplay's log.json:");
+    for entry in display_client.logger().get_full_log() {
         println!(
             "  {} {:<8} {}",
             entry.create_datetime, entry.level, entry.text
         );
     }
-    std::fs::remove_dir_all(&unit_dir).map_err(|e| pepeunit::Error::io(&unit_dir, e))?;
+    println!("\nwhat the backend received:");
+    for unit in [&sensor, &display] {
+        let state = instance.wait_for_state(unit, Duration::ZERO).await;
+        println!(
+            "  {:<8} {} log entries; last state: version {}, {} bytes of memory free",
+            unit.name(),
+            instance.logs(unit).len(),
+            state
+                .as_ref()
+                .map_or("-".into(), |s| s["pu_commit_version"].to_string()),
+            state
+                .as_ref()
+                .map_or("-".into(), |s| s["mem_free"].to_string()),
+        );
+    }
+    let rejections = instance.rejections();
+    println!(
+        "  messages the backend would have rejected: {}",
+        rejections.len()
+    );
+    for rejection in &rejections {
+        println!("    {rejection:?}");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    Ok(())
+}
+
+/// A unit whose repo declares one developer variable, `DELAY_PUB_MSG` (seconds between publications).
+fn unit_spec(name: &str, dir: &Path) -> UnitSpec {
+    let mut spec = UnitSpec::new(name, dir);
+    spec.env_example = Some(json!({ "DELAY_PUB_MSG": 1 }));
+    spec
+}
+
+fn client(unit: &TestUnit) -> pepeunit::Result<PepeunitClient> {
+    PepeunitClient::builder(
+        unit.env_path(),
+        unit.schema_path(),
+        unit.dir().join("log.json"),
+    )
+    .mqtt(true)
+    .rest(true)
+    .restart_mode(RestartMode::ReloadOnly)
+    .build()
+}
+
+/// The sensor's state: how many values it published and when the next one is due.
+#[derive(Default)]
+struct Counter {
+    sent: u64,
+    next_at: Option<Instant>,
+}
+
+/// The sensor's output function, run every tick: publishes the counter once per `DELAY_PUB_MSG` seconds
+/// (read on every tick, so an env update takes effect at once).
+async fn publish_every_delay(
+    client: &PepeunitClient,
+    output: &Mutex<Counter>,
+) -> pepeunit::Result<()> {
+    let delay = Duration::from_secs(client.settings().current().get_or("DELAY_PUB_MSG", 1));
+    let value = {
+        let mut counter = output
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        if counter.next_at.is_some_and(|at| now < at) {
+            return Ok(());
+        }
+        counter.next_at = Some(now + delay);
+        counter.sent += 1;
+        counter.sent
+    };
+    client
+        .publish_to_topics("output/pepeunit", value.to_string())
+        .await?;
+    client.logger().debug(format!("sensor published {value}"));
     Ok(())
 }
