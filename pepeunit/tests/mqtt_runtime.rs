@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use pepeunit::client::PepeunitClient;
 use pepeunit::mqtt::{Backoff, MqttConfig};
-use pepeunit::runtime::{Handler, Message, PlatformCommand, PlatformCommands};
+use pepeunit::runtime::{AfterCommand, Handler, Message, PlatformCommand, PlatformCommands};
 use pepeunit::testkit::{BrokerKind, Command, Instance, InstanceOptions, TestUnit, UnitSpec};
 use pepeunit::update::RestartMode;
 use pepeunit::{Error, mqtt::BoxFuture};
@@ -445,9 +445,9 @@ impl PlatformCommands for RecordingCommands {
         &'a self,
         _client: &'a PepeunitClient,
         command: PlatformCommand,
-    ) -> BoxFuture<'a, pepeunit::Result<()>> {
+    ) -> BoxFuture<'a, pepeunit::Result<AfterCommand>> {
         self.0.lock().unwrap().push(command);
-        Box::pin(async { Ok(()) })
+        Box::pin(async { Ok(AfterCommand::Continue) })
     }
 }
 
@@ -556,13 +556,14 @@ impl PlatformCommands for FileCommands {
         &'a self,
         client: &'a PepeunitClient,
         command: PlatformCommand,
-    ) -> BoxFuture<'a, pepeunit::Result<()>> {
+    ) -> BoxFuture<'a, pepeunit::Result<AfterCommand>> {
         Box::pin(async move {
             match command {
-                PlatformCommand::EnvUpdate => client.update_env_from_file(&self.env),
-                PlatformCommand::SchemaUpdate => client.update_schema_from_file(&self.schema),
-                PlatformCommand::Update { .. } => Ok(()),
+                PlatformCommand::EnvUpdate => client.update_env_from_file(&self.env)?,
+                PlatformCommand::SchemaUpdate => client.update_schema_from_file(&self.schema)?,
+                PlatformCommand::Update { .. } => {}
             }
+            Ok(AfterCommand::Continue)
         })
     }
 }
