@@ -4,8 +4,9 @@
 //! in the *old* binary, the one known to work:
 //!
 //! 1. [`restart_guarded`] runs once the update is applied, the log flushed and MQTT disconnected. It
-//!    writes the marker `.<exe>.update-pending` beside the executable (the backup's path, the deadline
-//!    as unix time, the grace period).
+//!    writes the marker `.<exe>.update-pending` beside the executable: what to put back (the backup
+//!    of the binary, and the copies of env.json and schema.json from before the update), the deadline
+//!    as unix time and the grace period.
 //! 2. It forks a watchdog: a child that runs the old code already in memory and makes only
 //!    async-signal-safe calls (`nanosleep`, `clock_gettime`, `getppid`/`kill`, `rename`, `unlink`,
 //!    `execve`, `_exit`) on data prepared before the fork. It first closes the inherited file
@@ -14,8 +15,9 @@
 //! 3. The old process execs the new binary: same pid, arguments and environment, so a supervisor
 //!    (systemd, a shell loop) keeps tracking it. With `SpawnAndExit` it starts it and exits.
 //! 4. The watchdog looks every 100 ms. If the new process is gone before the grace period ends, it
-//!    renames the backup over the executable, renames the marker to `.<exe>.update-failed` and execs the
-//!    restored binary with the same arguments. If it is still running at the end, the update is
+//!    renames the backup over the executable and the kept copies over env.json and schema.json, renames
+//!    the marker to `.<exe>.update-failed` and execs the restored binary with the same arguments: the
+//!    old program runs on its own files and reports its old version. If it is still running at the end, the update is
 //!    confirmed: the marker is removed (the backup stays, for a manual rollback, until the next update)
 //!    and the watchdog exits.
 //! 5. At every start, [`check_at_start`] (run by `ClientBuilder::build`) logs and removes a
@@ -34,7 +36,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::{ReplacedExecutable, hidden_sibling, restore_backup};
+use super::{ReplacedExecutable, hidden_sibling};
 use crate::error::{Error, Result};
 use crate::files;
 use crate::logger::Logger;
@@ -50,8 +52,8 @@ const POLL: Duration = Duration::from_millis(100);
 /// What the old binary leaves beside the executable while the new one is on probation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Marker {
-    /// The previous binary.
-    backup: PathBuf,
+    /// What to put back on a rollback.
+    executable: ReplacedExecutable,
     /// When the probation ends, in seconds since the unix epoch.
     deadline: u64,
     /// The grace period, in milliseconds (for the log).
@@ -90,7 +92,7 @@ pub fn restart_guarded(
     {
         let pending = pending_path(&replaced.path);
         let marker = Marker {
-            backup: replaced.backup.clone(),
+            executable: replaced.clone(),
             deadline: unix_now() + grace.as_secs() + u64::from(grace.subsec_nanos() > 0),
             grace_ms: grace.as_millis().try_into().unwrap_or(u64::MAX),
         };
@@ -99,7 +101,7 @@ pub fn restart_guarded(
         files::write_atomic(&pending, &text)?;
         let failure = watchdog::restart(mode, replaced, &pending, grace);
         let _ = std::fs::remove_file(&pending);
-        match restore_backup(&replaced.path, &replaced.backup) {
+        match replaced.restore() {
             Ok(()) => update::restart_process(mode).map_err(|e| {
                 Error::Update(format!(
                     "{failure}; the previous executable was restored, but restarting it failed: {e}"
@@ -140,7 +142,7 @@ pub fn check_at_start(logger: &Logger) -> Result<()> {
                  stopped or power lost); restoring the previous executable",
                 exe.display()
             ));
-            let restored = restore_backup(&exe, &marker.backup);
+            let restored = marker.executable.restore();
             remove(&pending)?;
             if let Err(e) = restored {
                 logger.error(format!("Restoring the previous executable failed: {e}"));
@@ -230,6 +232,8 @@ mod watchdog {
     struct Plan {
         exe: CString,
         backup: CString,
+        /// Kept files to put back: `(copy, file)`.
+        files: Vec<(CString, CString)>,
         pending: CString,
         failed: CString,
         argv: Vec<CString>,
@@ -320,6 +324,11 @@ mod watchdog {
             Ok(Plan {
                 exe: path(&replaced.path)?,
                 backup: path(&replaced.backup)?,
+                files: replaced
+                    .files
+                    .iter()
+                    .map(|(file, copy)| Ok((path(copy)?, path(file)?)))
+                    .collect::<crate::Result<_>>()?,
                 pending: path(pending)?,
                 failed: path(&failed_path(&replaced.path))?,
                 argv: std::env::args_os()
@@ -378,6 +387,9 @@ mod watchdog {
                     };
                     if !alive {
                         if libc::rename(self.backup.as_ptr(), self.exe.as_ptr()) == 0 {
+                            for (copy, file) in &self.files {
+                                libc::rename(copy.as_ptr(), file.as_ptr());
+                            }
                             libc::rename(self.pending.as_ptr(), self.failed.as_ptr());
                             libc::execve(self.exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
                         }
@@ -421,7 +433,7 @@ mod tests {
     fn markers_say_what_the_start_must_do() {
         let exe = temp_exe("inspect");
         let marker = Marker {
-            backup: exe.with_file_name(".unit.backup"),
+            executable: ReplacedExecutable::beside(&exe),
             deadline: 1_000,
             grace_ms: 3_000,
         };
@@ -444,7 +456,7 @@ mod tests {
         let exe = temp_exe("probation");
         assert!(!on_probation(&exe));
         let mut marker = Marker {
-            backup: exe.with_file_name(".unit.backup"),
+            executable: ReplacedExecutable::beside(&exe),
             deadline: unix_now() + 60,
             grace_ms: 60_000,
         };

@@ -11,6 +11,8 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
 use crate::files;
 
@@ -39,13 +41,17 @@ const ELF_MACHINE: Option<u16> = if cfg!(target_arch = "x86_64") {
     None
 };
 
-/// A running executable replaced by an update.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A running executable replaced by an update, and what a rollback puts back with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplacedExecutable {
     /// The executable's path: the new binary now.
     pub path: PathBuf,
     /// The previous binary.
     pub backup: PathBuf,
+    /// Files the update replaces along with the binary (env.json, schema.json), each with a copy of
+    /// its version from before the update: `(file, copy)`. A rollback puts them back too, so the old
+    /// binary runs on its own settings and reports its own version (the backend then sees no success).
+    pub files: Vec<(PathBuf, PathBuf)>,
 }
 
 impl ReplacedExecutable {
@@ -54,7 +60,25 @@ impl ReplacedExecutable {
         ReplacedExecutable {
             path: exe.to_path_buf(),
             backup: hidden_sibling(exe, "backup"),
+            files: Vec::new(),
         }
+    }
+
+    /// Keeps a copy of `file` (`.<name>.before-update` beside it) for [`ReplacedExecutable::restore`].
+    pub fn keep_copy(&mut self, file: &Path) -> Result<()> {
+        let copy = hidden_sibling(file, "before-update");
+        let bytes = fs::read(file).map_err(|e| Error::io(file, e))?;
+        files::write_atomic(&copy, &bytes)?;
+        self.files.push((file.to_path_buf(), copy));
+        Ok(())
+    }
+
+    /// Puts the previous binary and the kept files back, one rename each (the binary first).
+    pub fn restore(&self) -> Result<()> {
+        restore_backup(&self.path, &self.backup)?;
+        self.files
+            .iter()
+            .try_for_each(|(file, copy)| restore_backup(file, copy))
     }
 }
 
@@ -242,7 +266,8 @@ pub fn replace_exe(exe: &Path, new: &Path, backup: &Path) -> Result<()> {
     files::sync_parent(exe)
 }
 
-/// Puts `backup` back in place of `exe` (one rename), undoing [`replace_exe`].
+/// Puts `backup` back in place of `exe` (one rename), undoing [`replace_exe`]; also used for any file
+/// kept beside its live version.
 pub fn restore_backup(exe: &Path, backup: &Path) -> Result<()> {
     fs::rename(backup, exe).map_err(|e| Error::io(exe, e))?;
     files::sync_parent(exe)

@@ -278,14 +278,12 @@ impl PepeunitClient {
             };
             let applied = self.apply_archive(&archive, &program_dir);
             match (applied, &executable) {
-                (Err(e), Some(exe)) => {
-                    Err(match firmware::restore_backup(&exe.path, &exe.backup) {
-                        Ok(()) => e,
-                        Err(restore) => Error::Update(format!(
-                            "{e}; restoring the executable failed too: {restore}"
-                        )),
-                    })
-                }
+                (Err(e), Some(exe)) => Err(match exe.restore() {
+                    Ok(()) => e,
+                    Err(restore) => Error::Update(format!(
+                        "{e}; restoring the executable failed too: {restore}"
+                    )),
+                }),
                 (result, _) => result.map(|report| (report, executable)),
             }
         }
@@ -330,8 +328,8 @@ impl PepeunitClient {
     /// Downloads and checks the new binary beside the running executable, then swaps it in. Refused
     /// while the previous update's binary is still on probation (see [`firmware::guard`]).
     async fn replace_executable(&self, link: &str) -> Result<ReplacedExecutable> {
-        let replaced = ReplacedExecutable::beside(&update::current_exe()?);
-        let exe = &replaced.path;
+        let mut replaced = ReplacedExecutable::beside(&update::current_exe()?);
+        let exe = &replaced.path.clone();
         if firmware::guard::on_probation(exe) {
             return Err(Error::Update(format!(
                 "{} is still within the grace period of the previous update",
@@ -344,6 +342,8 @@ impl PepeunitClient {
             self.logger().info(format!(
                 "New executable downloaded and checked ({bytes} bytes)"
             ));
+            replaced.keep_copy(self.settings().path())?;
+            replaced.keep_copy(self.schema().path())?;
             firmware::replace_exe(exe, &new, &replaced.backup)
         }
         .await;
