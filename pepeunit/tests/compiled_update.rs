@@ -15,9 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use pepeunit::testkit::{
-    Instance, InstanceOptions, ProgramSource, TestUnit, UnitSpec, UpdateStatus,
-};
+use pepeunit::testkit::{Instance, ProgramSource, TestUnit, UnitSpec, UpdateStatus};
 use support::TempDir;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -60,12 +58,7 @@ struct Running {
 
 impl Running {
     async fn start(tag: &str, binary: &[u8]) -> Running {
-        let instance = Instance::start(InstanceOptions {
-            state_send_interval: 1,
-            ..InstanceOptions::default()
-        })
-        .await
-        .unwrap();
+        let instance = support::fast_state_instance().await;
         let dir = TempDir::new(tag);
         let unit = instance
             .create_unit(UnitSpec::new("compiled", dir.path().join("unit")))

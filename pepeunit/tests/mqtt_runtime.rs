@@ -58,15 +58,7 @@ fn recording_client(
     config: MqttConfig,
 ) -> (PepeunitClient, mpsc::UnboundedReceiver<Message>) {
     let client = builder(unit).mqtt_config(config).build().unwrap();
-    let (tx, rx) = mpsc::unbounded_channel();
-    client
-        .set_input_message_handler(move |_client, message| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(message);
-            }
-        })
-        .unwrap();
+    let rx = support::record_inputs(&client);
     (client, rx)
 }
 

@@ -6,15 +6,16 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pepeunit::client::PepeunitClient;
-use pepeunit::runtime::Message;
-use pepeunit::testkit::{
-    Command, Instance, InstanceOptions, ProgramSource, TestUnit, UnitSpec, UpdateStatus,
-};
+use pepeunit::mqtt::BoxFuture;
+use pepeunit::rest::update::UpdateOutcome;
+use pepeunit::runtime::{AfterCommand, Message, PlatformCommand, PlatformCommands};
+use pepeunit::testkit::{Command, Instance, ProgramSource, TestUnit, UnitSpec, UpdateStatus};
 use pepeunit::update::RestartMode;
-use support::{TempDir, fast_retries, snapshot, vector};
+use support::{TempDir, fast_retries, fast_state_instance, record_inputs, snapshot, vector};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -30,14 +31,10 @@ struct Setup {
     _dir: TempDir,
 }
 
-/// A unit whose program directory holds `src/main.py`, running its main cycle in ReloadOnly mode.
-async fn setup(tag: &str) -> Setup {
-    let instance = Instance::start(InstanceOptions {
-        state_send_interval: 1,
-        ..InstanceOptions::default()
-    })
-    .await
-    .unwrap();
+/// A unit whose program directory holds `src/main.py`, running its main cycle in ReloadOnly mode, with
+/// the default platform commands or `hook`.
+async fn setup(tag: &str, hook: Option<Arc<dyn PlatformCommands>>) -> Setup {
+    let instance = fast_state_instance().await;
     let dir = TempDir::new(tag);
     let unit = instance
         .create_unit(UnitSpec::new("py", dir.path().join("unit")))
@@ -45,7 +42,7 @@ async fn setup(tag: &str) -> Setup {
         .unwrap();
     std::fs::create_dir(unit.dir().join("src")).unwrap();
     std::fs::write(unit.dir().join("src/main.py"), "print(1)\n").unwrap();
-    let client = PepeunitClient::builder(
+    let mut builder = PepeunitClient::builder(
         unit.env_path(),
         unit.schema_path(),
         dir.path().join("log.json"),
@@ -53,18 +50,12 @@ async fn setup(tag: &str) -> Setup {
     .mqtt(true)
     .rest(true)
     .rest_options(fast_retries())
-    .restart_mode(RestartMode::ReloadOnly)
-    .build()
-    .unwrap();
-    let (tx, inputs) = mpsc::unbounded_channel();
-    client
-        .set_input_message_handler(move |_client, message| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(message);
-            }
-        })
-        .unwrap();
+    .restart_mode(RestartMode::ReloadOnly);
+    if let Some(hook) = hook {
+        builder = builder.platform_commands(hook);
+    }
+    let client = builder.build().unwrap();
+    let inputs = record_inputs(&client);
     let cycle = {
         let client = client.clone();
         tokio::spawn(async move { client.run_main_cycle(|_| async {}).await })
@@ -117,6 +108,26 @@ impl Setup {
         }
     }
 
+    /// Waits until the backend reports the update to COMMIT as a success (a state carried it).
+    async fn wait_success(&self) {
+        let deadline = Instant::now() + WAIT;
+        let success = UpdateStatus::Success {
+            commit: COMMIT.into(),
+        };
+        while self.instance.update_status(&self.unit) != success {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let state = self.instance.wait_for_state(&self.unit, left).await;
+            assert!(state.is_some(), "no state with the new version");
+        }
+    }
+
+    fn set_main_py(&self, text: &str) {
+        let files = vec![("src/main.py".to_owned(), text.as_bytes().to_vec())];
+        self.instance
+            .set_program(&self.unit, COMMIT, ProgramSource::Files(files), None)
+            .unwrap();
+    }
+
     async fn stop(self) {
         self.client.stop_main_cycle().unwrap();
         tokio::time::timeout(WAIT, self.cycle)
@@ -129,7 +140,7 @@ impl Setup {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_command_installs_reloads_and_reports_the_new_version() {
-    let mut setup = setup("e2e-ok").await;
+    let mut setup = setup("e2e-ok", None).await;
     let (instance, unit) = (&setup.instance, &setup.unit);
     let files = vec![
         ("src/main.py".to_owned(), b"print(2)\n".to_vec()),
@@ -144,16 +155,7 @@ async fn an_update_command_installs_reloads_and_reports_the_new_version() {
         .wait_log(&[&format!("Update to {COMMIT} applied")])
         .await;
     setup.wait_log(&["restart mode ReloadOnly"]).await;
-    let deadline = Instant::now() + WAIT;
-    while setup.instance.update_status(&setup.unit)
-        != (UpdateStatus::Success {
-            commit: COMMIT.into(),
-        })
-    {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let state = setup.instance.wait_for_state(&setup.unit, left).await;
-        assert!(state.is_some(), "no state with the new version");
-    }
+    setup.wait_success().await;
     let dir = setup.unit.dir();
     assert_eq!(
         std::fs::read_to_string(dir.join("src/main.py")).unwrap(),
@@ -175,16 +177,8 @@ async fn an_update_command_installs_reloads_and_reports_the_new_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn truncated_and_evil_archives_change_nothing_and_say_why() {
-    let mut setup = setup("e2e-bad").await;
-    setup
-        .instance
-        .set_program(
-            &setup.unit,
-            COMMIT,
-            ProgramSource::Files(vec![("src/main.py".into(), b"print(2)\n".to_vec())]),
-            None,
-        )
-        .unwrap();
+    let mut setup = setup("e2e-bad", None).await;
+    setup.set_main_py("print(2)\n");
     let old_commit = setup.client.settings().current().commit_version.clone();
     let before = snapshot(setup.unit.dir());
     let mut archives = vec![vector("archives/truncated_wbits9.tgz")];
@@ -220,5 +214,85 @@ async fn truncated_and_evil_archives_change_nothing_and_say_why() {
         .await
         .unwrap();
     assert_eq!(state["pu_commit_version"], old_commit.as_str());
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn perform_update_brings_the_unit_to_its_target_version() {
+    let setup = setup("e2e-perform", None).await;
+    setup.set_main_py("print(3)\n");
+    let outcome = setup.client.perform_update().await.unwrap();
+    assert!(
+        matches!(&outcome, UpdateOutcome::Applied(a) if a.to_version == COMMIT),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(setup.unit.dir().join("src/main.py")).unwrap(),
+        "print(3)\n"
+    );
+    // No `update` command was sent, so the backend has no request to mark; the state shows it.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let state = setup.instance.wait_for_state(&setup.unit, left).await;
+        if state.expect("no state with the new version")["pu_commit_version"] == COMMIT {
+            break;
+        }
+    }
+    assert_eq!(
+        setup.client.perform_update().await.unwrap(),
+        UpdateOutcome::UpToDate {
+            version: COMMIT.into()
+        }
+    );
+    setup.stop().await;
+}
+
+/// A custom update handler: records the commands and installs nothing.
+#[derive(Default)]
+struct Custom(Mutex<Vec<PlatformCommand>>);
+
+impl PlatformCommands for Custom {
+    fn run<'a>(
+        &'a self,
+        _client: &'a PepeunitClient,
+        command: PlatformCommand,
+    ) -> BoxFuture<'a, pepeunit::Result<AfterCommand>> {
+        self.0.lock().unwrap().push(command);
+        Box::pin(async { Ok(AfterCommand::Continue) })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_handler_replaces_the_default_one() {
+    let custom = Arc::new(Custom::default());
+    let setup = setup("e2e-custom", Some(custom.clone())).await;
+    setup.set_main_py("print(4)\n");
+    let before = snapshot(setup.unit.dir());
+    setup
+        .instance
+        .send_command(&setup.unit, Command::Update)
+        .await
+        .unwrap();
+    setup
+        .wait_log(&["Get base MQTT command: update/pepeunit"])
+        .await;
+    let deadline = Instant::now() + WAIT;
+    while custom.0.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the custom handler never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        custom.0.lock().unwrap()[0],
+        PlatformCommand::Update {
+            commit_version: Some(COMMIT.into()),
+            firmware_link: None
+        }
+    );
+    assert_eq!(
+        snapshot(setup.unit.dir()),
+        before,
+        "the default flow did not run"
+    );
     setup.stop().await;
 }

@@ -177,16 +177,7 @@ fn inspect(exe: &Path, now: u64) -> Result<Found> {
 }
 
 fn read_marker(path: &Path) -> Result<Option<Marker>> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| Error::InvalidJson {
-                source_name: path.display().to_string(),
-                reason: e.to_string(),
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
-    }
+    files::read_json_if_exists(path)
 }
 
 fn remove(path: &Path) -> Result<()> {

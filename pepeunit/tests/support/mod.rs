@@ -103,6 +103,34 @@ pub async fn instance(era: pepeunit::testkit::BackendEra) -> pepeunit::testkit::
     .unwrap()
 }
 
+/// A testkit instance whose units send their state every second (the tests that wait for a state).
+#[cfg(feature = "testkit")]
+pub async fn fast_state_instance() -> pepeunit::testkit::Instance {
+    pepeunit::testkit::Instance::start(pepeunit::testkit::InstanceOptions {
+        state_send_interval: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Sets an input handler on `client` that forwards every message to the returned receiver.
+#[cfg(feature = "mqtt")]
+pub fn record_inputs(
+    client: &pepeunit::client::PepeunitClient,
+) -> tokio::sync::mpsc::UnboundedReceiver<pepeunit::runtime::Message> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    client
+        .set_input_message_handler(move |_client, message| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(message);
+            }
+        })
+        .unwrap();
+    rx
+}
+
 /// REST options with two quick retries, so the tests that exhaust them stay fast.
 #[cfg(feature = "rest")]
 pub fn fast_retries() -> pepeunit::rest::RestOptions {
