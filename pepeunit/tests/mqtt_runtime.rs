@@ -428,21 +428,6 @@ async fn failing_and_panicking_handlers_are_logged_and_the_cycle_goes_on() {
     stop(&client, cycle).await;
 }
 
-/// Records the commands the REST layer would run.
-#[derive(Default)]
-struct RecordingCommands(std::sync::Mutex<Vec<PlatformCommand>>);
-
-impl PlatformCommands for RecordingCommands {
-    fn run<'a>(
-        &'a self,
-        _client: &'a PepeunitClient,
-        command: PlatformCommand,
-    ) -> BoxFuture<'a, pepeunit::Result<AfterCommand>> {
-        self.0.lock().unwrap().push(command);
-        Box::pin(async { Ok(AfterCommand::Continue) })
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_command_payloads_are_logged_and_change_nothing() {
     let instance = start(BrokerKind::Mosquitto, 60).await;
@@ -451,7 +436,7 @@ async fn hostile_command_payloads_are_logged_and_change_nothing() {
         .create_unit(UnitSpec::new("hostile", dir.path()))
         .await
         .unwrap();
-    let commands = Arc::new(RecordingCommands::default());
+    let commands = Arc::new(support::RecordingCommands::default());
     let client = builder(&unit)
         .platform_commands(commands.clone())
         .build()

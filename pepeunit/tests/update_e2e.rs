@@ -6,16 +6,17 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pepeunit::client::PepeunitClient;
-use pepeunit::mqtt::BoxFuture;
 use pepeunit::rest::update::UpdateOutcome;
-use pepeunit::runtime::{AfterCommand, Message, PlatformCommand, PlatformCommands};
+use pepeunit::runtime::{Message, PlatformCommand, PlatformCommands};
 use pepeunit::testkit::{Command, Instance, ProgramSource, TestUnit, UnitSpec, UpdateStatus};
 use pepeunit::update::RestartMode;
-use support::{TempDir, fast_retries, fast_state_instance, record_inputs, snapshot, vector};
+use support::{
+    RecordingCommands, TempDir, fast_retries, fast_state_instance, record_inputs, snapshot, vector,
+};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -248,24 +249,9 @@ async fn perform_update_brings_the_unit_to_its_target_version() {
     setup.stop().await;
 }
 
-/// A custom update handler: records the commands and installs nothing.
-#[derive(Default)]
-struct Custom(Mutex<Vec<PlatformCommand>>);
-
-impl PlatformCommands for Custom {
-    fn run<'a>(
-        &'a self,
-        _client: &'a PepeunitClient,
-        command: PlatformCommand,
-    ) -> BoxFuture<'a, pepeunit::Result<AfterCommand>> {
-        self.0.lock().unwrap().push(command);
-        Box::pin(async { Ok(AfterCommand::Continue) })
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_handler_replaces_the_default_one() {
-    let custom = Arc::new(Custom::default());
+    let custom = Arc::new(RecordingCommands::default());
     let setup = setup("e2e-custom", Some(custom.clone())).await;
     setup.set_main_py("print(4)\n");
     let before = snapshot(setup.unit.dir());

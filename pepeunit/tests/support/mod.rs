@@ -131,6 +131,24 @@ pub fn record_inputs(
     rx
 }
 
+/// A platform-command hook that records the commands and does nothing (a stand-in REST layer, or a
+/// custom update handler).
+#[cfg(feature = "mqtt")]
+#[derive(Default)]
+pub struct RecordingCommands(pub std::sync::Mutex<Vec<pepeunit::runtime::PlatformCommand>>);
+
+#[cfg(feature = "mqtt")]
+impl pepeunit::runtime::PlatformCommands for RecordingCommands {
+    fn run<'a>(
+        &'a self,
+        _client: &'a pepeunit::client::PepeunitClient,
+        command: pepeunit::runtime::PlatformCommand,
+    ) -> pepeunit::mqtt::BoxFuture<'a, pepeunit::Result<pepeunit::runtime::AfterCommand>> {
+        self.0.lock().unwrap().push(command);
+        Box::pin(async { Ok(pepeunit::runtime::AfterCommand::Continue) })
+    }
+}
+
 /// REST options with two quick retries, so the tests that exhaust them stay fast.
 #[cfg(feature = "rest")]
 pub fn fast_retries() -> pepeunit::rest::RestOptions {
