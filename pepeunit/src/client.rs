@@ -63,12 +63,27 @@ impl ClientBuilder {
     }
 
     /// Loads env.json and schema.json and opens log.json; any invalid file is an error naming it.
+    ///
+    /// First it runs the start-up guard's check ([`crate::firmware::guard::check_at_start`]): after an
+    /// update whose new executable was not confirmed, it restores the previous one and execs it.
     pub fn build(self) -> Result<PepeunitClient> {
         let settings = Settings::load(&self.env_path)?;
         let schema = Schema::load(&self.schema_path)?;
         let logger = Logger::open(&self.log_path, logger_config(&settings.current()))?;
+        crate::firmware::guard::check_at_start(&logger)?;
         #[cfg(feature = "rest")]
         let rest = self.rest.build(&settings, &logger)?;
+        // Both transports on: the REST layer runs update/env_update/schema_update unless the user
+        // gave a hook of their own.
+        #[cfg(all(feature = "mqtt", feature = "rest"))]
+        let mqtt = match rest {
+            Some(_) => self
+                .mqtt
+                .or_commands(crate::rest::commands::default_commands),
+            None => self.mqtt,
+        };
+        #[cfg(all(feature = "mqtt", not(feature = "rest")))]
+        let mqtt = self.mqtt;
         Ok(PepeunitClient {
             inner: Arc::new(Inner {
                 settings,
@@ -80,7 +95,7 @@ impl ClientBuilder {
                 #[cfg(feature = "rest")]
                 rest,
                 #[cfg(feature = "mqtt")]
-                mqtt: self.mqtt.build(),
+                mqtt: mqtt.build(),
             }),
         })
     }
@@ -205,20 +220,55 @@ impl PepeunitClient {
             "Update applied to {}: {report}",
             program_dir.display()
         ));
-        match self.inner.restart_mode {
-            RestartMode::ReloadOnly => {
-                self.reload_settings()?;
-                self.inner.schema.update_from_file()?;
-                logger.info("Env and schema reloaded after the update");
+        let mode = self.restart_mode();
+        if mode == RestartMode::ReloadOnly {
+            self.reload_settings()?;
+            self.inner.schema.update_from_file()?;
+        }
+        if mode.is_process() {
+            self.announce_restart();
+        }
+        self.restart_after_update(None)?;
+        Ok(report)
+    }
+
+    /// Logs that the program restarts after an update (before the caller's clean stop, so the line
+    /// still reaches `log/pepeunit`).
+    pub(crate) fn announce_restart(&self) {
+        let mode = self.inner.restart_mode;
+        self.logger()
+            .info(format!("Restarting after the update ({mode:?})"));
+    }
+
+    /// Brings an installed update into effect per the restart mode, once the caller has stopped
+    /// cleanly: `ReloadOnly` and `None` only log (the files are already reloaded); the process modes
+    /// flush the log and restart, under the start-up guard when the executable was replaced, and
+    /// return only on failure.
+    pub(crate) fn restart_after_update(
+        &self,
+        executable: Option<&crate::firmware::ReplacedExecutable>,
+    ) -> Result<()> {
+        let mode = self.inner.restart_mode;
+        let logger = self.logger();
+        match (mode, executable) {
+            (RestartMode::ReloadOnly, _) => {
+                logger.info("Update in effect: env and schema reloaded (restart mode ReloadOnly)");
+                Ok(())
             }
-            RestartMode::None => logger.info("Update applied; no restart requested"),
-            mode @ (RestartMode::ExecInPlace | RestartMode::SpawnAndExit) => {
-                logger.info(format!("Restarting after the update ({mode:?})"));
+            (RestartMode::None, _) => {
+                logger.info("Update installed; restart mode None: the program is not restarted");
+                Ok(())
+            }
+            (_, Some(executable)) => {
                 let _ = logger.flush();
-                update::restart_process(mode)?;
+                let grace = self.inner.update_options.startup_grace;
+                crate::firmware::guard::restart_guarded(mode, executable, grace)
+            }
+            (_, None) => {
+                let _ = logger.flush();
+                update::restart_process(mode)
             }
         }
-        Ok(report)
     }
 
     /// The REST half, or `Error::RestDisabled` when the client was built without it.
@@ -237,7 +287,6 @@ impl PepeunitClient {
     }
 
     /// What to do after an update or a `reset` command.
-    #[cfg(feature = "mqtt")]
     pub(crate) fn restart_mode(&self) -> RestartMode {
         self.inner.restart_mode
     }

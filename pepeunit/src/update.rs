@@ -14,11 +14,23 @@ use crate::archive::{self, ArchiveFormat, ExtractLimits};
 use crate::error::{Error, Result};
 use crate::files;
 
-/// How [`update_device_program`] treats the archive.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// How [`update_device_program`] treats the archive, and how a new executable is watched.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateOptions {
     /// Caps on what the archive may unpack to.
     pub limits: ExtractLimits,
+    /// A new executable that exits sooner after the restart is rolled back to the previous one
+    /// (see [`crate::firmware::guard`]); default 30 s.
+    pub startup_grace: std::time::Duration,
+}
+
+impl Default for UpdateOptions {
+    fn default() -> Self {
+        UpdateOptions {
+            limits: ExtractLimits::default(),
+            startup_grace: crate::firmware::guard::DEFAULT_GRACE,
+        }
+    }
 }
 
 /// What [`update_device_program`] changed; paths are relative to the program directory.
@@ -113,6 +125,13 @@ pub enum RestartMode {
     ReloadOnly,
     /// Do nothing: the unit restarts itself when it sees fit.
     None,
+}
+
+impl RestartMode {
+    /// Whether this mode replaces the running process (`ExecInPlace`, `SpawnAndExit`).
+    pub fn is_process(self) -> bool {
+        matches!(self, RestartMode::ExecInPlace | RestartMode::SpawnAndExit)
+    }
 }
 
 /// Restarts the current process as `mode` says; [`RestartMode::ReloadOnly`] and [`RestartMode::None`]

@@ -19,10 +19,21 @@ fn this_binary() -> Vec<u8> {
 fn only_complete_executables_of_this_platform_pass() {
     let dir = TempDir::new("fw-check");
     let binary = this_binary();
-    let cases: [(&str, Vec<u8>, Option<&str>); 6] = [
+    let cases: [(&str, Vec<u8>, Option<&str>); 8] = [
         ("real", binary.clone(), None),
         ("empty", Vec::new(), Some("empty")),
         ("short", binary[..19].to_vec(), Some("too short")),
+        // A download cut short whose Content-Length was honest about the cut file.
+        (
+            "truncated",
+            binary[..binary.len() / 2].to_vec(),
+            Some("truncated"),
+        ),
+        (
+            "one-byte-short",
+            binary[..binary.len() - 1].to_vec(),
+            Some("truncated"),
+        ),
         (
             "script",
             b"#!/bin/sh\necho hi\n".to_vec(),

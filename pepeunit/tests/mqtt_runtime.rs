@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use pepeunit::client::PepeunitClient;
 use pepeunit::mqtt::{Backoff, MqttConfig};
-use pepeunit::runtime::{Handler, Message, PlatformCommand, PlatformCommands};
+use pepeunit::runtime::{AfterCommand, Handler, Message, PlatformCommand, PlatformCommands};
 use pepeunit::testkit::{BrokerKind, Command, Instance, InstanceOptions, TestUnit, UnitSpec};
 use pepeunit::update::RestartMode;
 use pepeunit::{Error, mqtt::BoxFuture};
@@ -58,15 +58,7 @@ fn recording_client(
     config: MqttConfig,
 ) -> (PepeunitClient, mpsc::UnboundedReceiver<Message>) {
     let client = builder(unit).mqtt_config(config).build().unwrap();
-    let (tx, rx) = mpsc::unbounded_channel();
-    client
-        .set_input_message_handler(move |_client, message| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(message);
-            }
-        })
-        .unwrap();
+    let rx = support::record_inputs(&client);
     (client, rx)
 }
 
@@ -436,21 +428,6 @@ async fn failing_and_panicking_handlers_are_logged_and_the_cycle_goes_on() {
     stop(&client, cycle).await;
 }
 
-/// Records the commands the REST layer would run.
-#[derive(Default)]
-struct RecordingCommands(std::sync::Mutex<Vec<PlatformCommand>>);
-
-impl PlatformCommands for RecordingCommands {
-    fn run<'a>(
-        &'a self,
-        _client: &'a PepeunitClient,
-        command: PlatformCommand,
-    ) -> BoxFuture<'a, pepeunit::Result<()>> {
-        self.0.lock().unwrap().push(command);
-        Box::pin(async { Ok(()) })
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_command_payloads_are_logged_and_change_nothing() {
     let instance = start(BrokerKind::Mosquitto, 60).await;
@@ -459,7 +436,7 @@ async fn hostile_command_payloads_are_logged_and_change_nothing() {
         .create_unit(UnitSpec::new("hostile", dir.path()))
         .await
         .unwrap();
-    let commands = Arc::new(RecordingCommands::default());
+    let commands = Arc::new(support::RecordingCommands::default());
     let client = builder(&unit)
         .platform_commands(commands.clone())
         .build()
@@ -556,13 +533,14 @@ impl PlatformCommands for FileCommands {
         &'a self,
         client: &'a PepeunitClient,
         command: PlatformCommand,
-    ) -> BoxFuture<'a, pepeunit::Result<()>> {
+    ) -> BoxFuture<'a, pepeunit::Result<AfterCommand>> {
         Box::pin(async move {
             match command {
-                PlatformCommand::EnvUpdate => client.update_env_from_file(&self.env),
-                PlatformCommand::SchemaUpdate => client.update_schema_from_file(&self.schema),
-                PlatformCommand::Update { .. } => Ok(()),
+                PlatformCommand::EnvUpdate => client.update_env_from_file(&self.env)?,
+                PlatformCommand::SchemaUpdate => client.update_schema_from_file(&self.schema)?,
+                PlatformCommand::Update { .. } => {}
             }
+            Ok(AfterCommand::Continue)
         })
     }
 }

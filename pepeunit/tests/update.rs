@@ -128,6 +128,7 @@ fn a_refused_archive_leaves_the_directory_byte_for_byte_unchanged() {
             max_total_bytes: 64 * 1024,
             ..ExtractLimits::default()
         },
+        ..UpdateOptions::default()
     };
     let mut archives = vec![
         vector("archives/truncated_wbits9.tgz"),

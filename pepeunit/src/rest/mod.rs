@@ -10,6 +10,8 @@
 //! The token only ever travels in the `x-auth-token` header: never in a URL, an error or a log line.
 
 mod api;
+#[cfg(feature = "mqtt")]
+pub mod commands;
 pub mod http;
 mod reqwest_http;
 pub mod types;

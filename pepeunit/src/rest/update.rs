@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -18,6 +18,8 @@ use crate::firmware;
 use crate::schema::Topics;
 use crate::settings::Env;
 use crate::update::{self, UpdateReport};
+
+pub use crate::firmware::ReplacedExecutable;
 
 /// The env.json keys whose change needs a new MQTT connection.
 const CONNECTION_KEYS: [&str; 4] = [
@@ -160,15 +162,6 @@ pub struct AppliedUpdate {
     pub schema: SchemaChange,
 }
 
-/// A running executable replaced by an update.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplacedExecutable {
-    /// The executable's path: the new binary now.
-    pub path: PathBuf,
-    /// The previous binary.
-    pub backup: PathBuf,
-}
-
 /// The commands of PROTOCOL §5 that need REST.
 impl PepeunitClient {
     /// `env_update/pepeunit`: downloads env.json (URL from the env in force), checks it is usable,
@@ -219,6 +212,37 @@ impl PepeunitClient {
         result.map(|applied| UpdateOutcome::Applied(Box::new(applied)))
     }
 
+    /// The Python client's `perform_update`: asks the backend for the unit's target version
+    /// ([`PepeunitClient::get_target_version`]) and runs the `update/pepeunit` flow to it — version
+    /// check, download, checked apply, reload; with MQTT on, the subscriptions follow the new schema —
+    /// then restarts per the restart mode (a process restart does not return). The target version
+    /// carries no firmware link: a compiled unit's new binary only comes with the `update` command.
+    pub async fn perform_update(&self) -> Result<UpdateOutcome> {
+        let target = self.get_target_version().await?;
+        self.logger().info(format!(
+            "Update to {} requested (target version)",
+            target.commit
+        ));
+        let command = UpdateCommand {
+            version: Some(target.commit),
+            compiled_firmware_link: None,
+        };
+        #[cfg(feature = "mqtt")]
+        if self.mqtt_runtime().is_ok() {
+            let work = self.apply_update_command(&command);
+            return crate::runtime::reload_then_restart(self, work, super::commands::after_update)
+                .await;
+        }
+        let outcome = self.apply_update_command(&command).await?;
+        if let UpdateOutcome::Applied(applied) = &outcome {
+            if self.restart_mode().is_process() {
+                self.announce_restart();
+            }
+            self.restart_after_update(applied.executable.as_ref())?;
+        }
+        Ok(outcome)
+    }
+
     /// Downloads a compiled unit's binary from a public `url` (no auth header) to `dest`, checks it is a
     /// complete executable of this platform (`Content-Length`, non-empty, ELF of this machine) and makes
     /// it executable. On failure `dest` does not exist.
@@ -254,14 +278,12 @@ impl PepeunitClient {
             };
             let applied = self.apply_archive(&archive, &program_dir);
             match (applied, &executable) {
-                (Err(e), Some(exe)) => {
-                    Err(match firmware::restore_backup(&exe.path, &exe.backup) {
-                        Ok(()) => e,
-                        Err(restore) => Error::Update(format!(
-                            "{e}; restoring the executable failed too: {restore}"
-                        )),
-                    })
-                }
+                (Err(e), Some(exe)) => Err(match exe.restore() {
+                    Ok(()) => e,
+                    Err(restore) => Error::Update(format!(
+                        "{e}; restoring the executable failed too: {restore}"
+                    )),
+                }),
                 (result, _) => result.map(|report| (report, executable)),
             }
         }
@@ -303,21 +325,26 @@ impl PepeunitClient {
         )
     }
 
-    /// Downloads and checks the new binary beside the running executable, then swaps it in.
+    /// Downloads and checks the new binary beside the running executable, then swaps it in. Refused
+    /// while the previous update's binary is still on probation (see [`firmware::guard`]).
     async fn replace_executable(&self, link: &str) -> Result<ReplacedExecutable> {
-        let exe = update::current_exe()?;
-        let name = exe
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let new = files::temp_sibling(&exe);
-        let backup = files::parent_dir(&exe).join(format!(".{name}.backup"));
+        let mut replaced = ReplacedExecutable::beside(&update::current_exe()?);
+        let exe = &replaced.path.clone();
+        if firmware::guard::on_probation(exe) {
+            return Err(Error::Update(format!(
+                "{} is still within the grace period of the previous update",
+                exe.display()
+            )));
+        }
+        let new = files::temp_sibling(exe);
         let result = async {
             let bytes = self.download_firmware(link, &new).await?;
             self.logger().info(format!(
                 "New executable downloaded and checked ({bytes} bytes)"
             ));
-            firmware::replace_exe(&exe, &new, &backup)
+            replaced.keep_copy(self.settings().path())?;
+            replaced.keep_copy(self.schema().path())?;
+            firmware::replace_exe(exe, &new, &replaced.backup)
         }
         .await;
         let _ = fs::remove_file(&new);
@@ -325,9 +352,9 @@ impl PepeunitClient {
         self.logger().info(format!(
             "Executable {} replaced; the previous one is kept as {}",
             exe.display(),
-            backup.display()
+            replaced.backup.display()
         ));
-        Ok(ReplacedExecutable { path: exe, backup })
+        Ok(replaced)
     }
 }
 

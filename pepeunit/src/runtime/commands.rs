@@ -1,9 +1,13 @@
 //! Platform commands on `input_base_topic` (PROTOCOL §5): parsing, `log_sync` and `reset` here, and the
 //! [`PlatformCommands`] hook through which the REST layer runs `update`, `env_update` and
 //! `schema_update`. After the hook, the runtime itself subscribes to new input topics, unsubscribes from
-//! removed ones and reconnects when the broker host, port or token changed.
+//! removed ones and reconnects when the broker host, port or token changed; then, if the hook installed
+//! a new version ([`AfterCommand::Restart`]), it stops cleanly (log entries published, DISCONNECT, log
+//! flushed) and restarts per the restart mode — under the start-up guard of
+//! [`crate::firmware::guard`] when the executable was replaced.
 
 use std::collections::BTreeSet;
+use std::future::Future;
 
 use serde_json::{Map, Value};
 
@@ -11,6 +15,7 @@ use super::handler::Message;
 use super::log_sync::split_log;
 use crate::client::PepeunitClient;
 use crate::error::{Error, Result};
+use crate::firmware::ReplacedExecutable;
 use crate::mqtt::BoxFuture;
 use crate::mqtt::transport::max_payload_size;
 use crate::update::{self, RestartMode};
@@ -32,17 +37,36 @@ pub enum PlatformCommand {
     SchemaUpdate,
 }
 
-/// Runs the commands that need REST. The REST layer implements it and attaches it with
-/// [`crate::client::ClientBuilder::platform_commands`] or [`PepeunitClient::set_platform_commands`];
-/// without one, those commands are logged as errors naming the missing `rest` feature.
+/// Runs the commands that need REST. With the `rest` feature and a client built with both flags on,
+/// the REST layer's implementation is installed by default; one given to
+/// [`crate::client::ClientBuilder::platform_commands`] or [`PepeunitClient::set_platform_commands`]
+/// replaces it (a custom update handler). Without one, those commands are logged as errors naming the
+/// missing `rest` feature.
 pub trait PlatformCommands: Send + Sync + 'static {
-    /// Carries out `command` for `client` (files replaced and reloaded through the client). The
-    /// runtime resubscribes and reconnects afterwards as the reloaded files require.
+    /// Carries out `command` for `client` (files replaced and reloaded through the client) and says
+    /// whether a restart is due. The runtime resubscribes and reconnects afterwards as the reloaded
+    /// files require, then restarts if asked.
     fn run<'a>(
         &'a self,
         client: &'a PepeunitClient,
         command: PlatformCommand,
-    ) -> BoxFuture<'a, Result<()>>;
+    ) -> BoxFuture<'a, Result<AfterCommand>>;
+}
+
+/// What the runtime does once a [`PlatformCommands`] hook returned and the subscriptions follow the
+/// reloaded env.json and schema.json.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AfterCommand {
+    /// Nothing more: an env or schema update, or an update that was not needed.
+    #[default]
+    Continue,
+    /// A new program version is installed: stop cleanly and restart per the client's restart mode
+    /// (`ReloadOnly` and `None` keep running).
+    Restart {
+        /// The replaced executable, when the update brought a new binary: the restart then runs it
+        /// under the start-up guard, which restores the backup if it does not stay up.
+        executable: Option<ReplacedExecutable>,
+    },
 }
 
 /// A command as received.
@@ -81,12 +105,46 @@ pub(crate) async fn handle(client: PepeunitClient, message: Message) -> Result<(
                 client.logger().error(format!("{name} not run: {missing}"));
                 return Ok(());
             };
-            let before = Snapshot::take(&client);
-            let result = hook.run(&client, command).await;
-            before.reconcile(&client).await?;
-            result
+            reload_then_restart(&client, hook.run(&client, command), Clone::clone)
+                .await
+                .map(drop)
         }
     }
+}
+
+/// Runs `work` (which replaces and reloads env.json, schema.json or the program), brings the
+/// connection in line with the reloaded files — even when `work` failed half-way — and then does what
+/// `after` says of its result.
+pub(crate) async fn reload_then_restart<T>(
+    client: &PepeunitClient,
+    work: impl Future<Output = Result<T>>,
+    after: impl FnOnce(&T) -> AfterCommand,
+) -> Result<T> {
+    let before = Snapshot::take(client);
+    let result = work.await;
+    before.reconcile(client).await?;
+    let value = result?;
+    if let AfterCommand::Restart { executable } = after(&value) {
+        restart_after_update(client, executable.as_ref()).await?;
+    }
+    Ok(value)
+}
+
+/// Stops cleanly and restarts per the restart mode. If the restart fails, the main cycle is stopped:
+/// a unit whose connection is gone must end, so that its supervisor can start it again.
+async fn restart_after_update(
+    client: &PepeunitClient,
+    executable: Option<&ReplacedExecutable>,
+) -> Result<()> {
+    if client.restart_mode().is_process() {
+        client.announce_restart();
+        client.mqtt_runtime()?.shutdown(client).await;
+    }
+    let restarted = client.restart_after_update(executable);
+    if restarted.is_err() {
+        client.stop_main_cycle()?;
+    }
+    restarted
 }
 
 /// The command on topic name `name`, `None` for a name that is no command.

@@ -29,7 +29,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-pub use commands::{PlatformCommand, PlatformCommands};
+#[cfg(feature = "rest")]
+pub(crate) use commands::reload_then_restart;
+pub use commands::{AfterCommand, PlatformCommand, PlatformCommands};
 pub use handler::{Handler, HandlerOutput, InputHandler, Message, Outcome, OutputHandler};
 
 use crate::client::{ClientBuilder, PepeunitClient};
@@ -68,6 +70,16 @@ impl fmt::Debug for MqttSetup {
 }
 
 impl MqttSetup {
+    /// Installs `default` as the platform-command hook unless the user gave one.
+    #[cfg(feature = "rest")]
+    pub(crate) fn or_commands(
+        mut self,
+        default: impl FnOnce() -> Arc<dyn PlatformCommands>,
+    ) -> Self {
+        self.commands = self.commands.or_else(|| Some(default()));
+        self
+    }
+
     /// The runtime, when MQTT is on (the flag, or a transport given).
     pub(crate) fn build(self) -> Option<Arc<MqttRuntime>> {
         if !self.enabled && self.transport.is_none() {

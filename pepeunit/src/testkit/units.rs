@@ -53,8 +53,8 @@ impl UnitSpec {
 
     /// Reads `env_example.json` and `schema_example.json` from a unit repo directory (each optional).
     pub fn with_repo_examples(mut self, repo: &Path) -> Result<UnitSpec> {
-        self.env_example = read_optional_json(&repo.join("env_example.json"))?;
-        self.schema_example = read_optional_json(&repo.join("schema_example.json"))?;
+        self.env_example = crate::files::read_json_if_exists(&repo.join("env_example.json"))?;
+        self.schema_example = crate::files::read_json_if_exists(&repo.join("schema_example.json"))?;
         Ok(self)
     }
 
@@ -62,19 +62,6 @@ impl UnitSpec {
     pub fn with_env(mut self, key: impl Into<String>, value: impl Into<Value>) -> UnitSpec {
         self.env_overrides.insert(key.into(), value.into());
         self
-    }
-}
-
-fn read_optional_json(path: &Path) -> Result<Option<Value>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| Error::InvalidJson {
-                source_name: path.display().to_string(),
-                reason: e.to_string(),
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
     }
 }
 

@@ -103,6 +103,52 @@ pub async fn instance(era: pepeunit::testkit::BackendEra) -> pepeunit::testkit::
     .unwrap()
 }
 
+/// A testkit instance whose units send their state every second (the tests that wait for a state).
+#[cfg(feature = "testkit")]
+pub async fn fast_state_instance() -> pepeunit::testkit::Instance {
+    pepeunit::testkit::Instance::start(pepeunit::testkit::InstanceOptions {
+        state_send_interval: 1,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Sets an input handler on `client` that forwards every message to the returned receiver.
+#[cfg(feature = "mqtt")]
+pub fn record_inputs(
+    client: &pepeunit::client::PepeunitClient,
+) -> tokio::sync::mpsc::UnboundedReceiver<pepeunit::runtime::Message> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    client
+        .set_input_message_handler(move |_client, message| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(message);
+            }
+        })
+        .unwrap();
+    rx
+}
+
+/// A platform-command hook that records the commands and does nothing (a stand-in REST layer, or a
+/// custom update handler).
+#[cfg(feature = "mqtt")]
+#[derive(Default)]
+pub struct RecordingCommands(pub std::sync::Mutex<Vec<pepeunit::runtime::PlatformCommand>>);
+
+#[cfg(feature = "mqtt")]
+impl pepeunit::runtime::PlatformCommands for RecordingCommands {
+    fn run<'a>(
+        &'a self,
+        _client: &'a pepeunit::client::PepeunitClient,
+        command: pepeunit::runtime::PlatformCommand,
+    ) -> pepeunit::mqtt::BoxFuture<'a, pepeunit::Result<pepeunit::runtime::AfterCommand>> {
+        self.0.lock().unwrap().push(command);
+        Box::pin(async { Ok(pepeunit::runtime::AfterCommand::Continue) })
+    }
+}
+
 /// REST options with two quick retries, so the tests that exhaust them stay fast.
 #[cfg(feature = "rest")]
 pub fn fast_retries() -> pepeunit::rest::RestOptions {

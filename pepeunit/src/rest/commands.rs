@@ -1,0 +1,64 @@
+//! The default [`PlatformCommands`] of a client with both transports (features `mqtt` and `rest`):
+//! `update/pepeunit`, `env_update/pepeunit` and `schema_update/pepeunit` run through the REST flows of
+//! [`super::update`]. The builder installs it when both flags are on and no hook was given; the
+//! runtime then resubscribes, reconnects and restarts as the returned [`AfterCommand`] says.
+
+use std::sync::Arc;
+
+use super::update::{UpdateCommand, UpdateOutcome};
+use crate::client::PepeunitClient;
+use crate::error::Result;
+use crate::mqtt::BoxFuture;
+use crate::runtime::{AfterCommand, PlatformCommand, PlatformCommands};
+
+/// The REST layer's platform-command hook (the default one). A unit that wants its own update
+/// handling gives the builder another [`PlatformCommands`], which may call the same client methods.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RestCommands;
+
+/// [`RestCommands`] as the builder installs it.
+pub(crate) fn default_commands() -> Arc<dyn PlatformCommands> {
+    Arc::new(RestCommands)
+}
+
+impl PlatformCommands for RestCommands {
+    fn run<'a>(
+        &'a self,
+        client: &'a PepeunitClient,
+        command: PlatformCommand,
+    ) -> BoxFuture<'a, Result<AfterCommand>> {
+        Box::pin(async move {
+            match command {
+                PlatformCommand::EnvUpdate => client
+                    .apply_env_update()
+                    .await
+                    .map(|_| AfterCommand::Continue),
+                PlatformCommand::SchemaUpdate => client
+                    .apply_schema_update()
+                    .await
+                    .map(|_| AfterCommand::Continue),
+                PlatformCommand::Update {
+                    commit_version,
+                    firmware_link,
+                } => {
+                    let command = UpdateCommand {
+                        version: commit_version,
+                        compiled_firmware_link: firmware_link,
+                    };
+                    let outcome = client.apply_update_command(&command).await?;
+                    Ok(after_update(&outcome))
+                }
+            }
+        })
+    }
+}
+
+/// A restart (into the new executable, if there is one) once a new version is installed.
+pub(crate) fn after_update(outcome: &UpdateOutcome) -> AfterCommand {
+    match outcome {
+        UpdateOutcome::UpToDate { .. } => AfterCommand::Continue,
+        UpdateOutcome::Applied(applied) => AfterCommand::Restart {
+            executable: applied.executable.clone(),
+        },
+    }
+}
