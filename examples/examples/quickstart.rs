@@ -52,6 +52,14 @@ async fn main() -> pepeunit::Result<()> {
         }
     })?;
 
+    let display_cycle = tokio::spawn({
+        let client = display_client.clone();
+        async move { client.run_main_cycle(|_| async {}).await }
+    });
+    // The display subscribes first, so it sees the sensor's very first value (MQTT keeps no retained copy).
+    while !display_client.is_mqtt_connected() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let sensor_output = Arc::new(Mutex::new(Counter::default()));
     let sensor_cycle = tokio::spawn({
         let client = sensor_client.clone();
@@ -63,10 +71,6 @@ async fn main() -> pepeunit::Result<()> {
                 })
                 .await
         }
-    });
-    let display_cycle = tokio::spawn({
-        let client = display_client.clone();
-        async move { client.run_main_cycle(|_| async {}).await }
     });
 
     tokio::time::sleep(RUN_FOR / 2).await;
