@@ -60,6 +60,22 @@ pub struct LogEntry {
     pub create_datetime: String,
 }
 
+impl LogEntry {
+    /// The entry as the JSON object the backend expects on `log/pepeunit` (and log.json holds per line).
+    pub fn to_json(&self) -> String {
+        let mut buf = Vec::new();
+        self.write_json(&mut buf);
+        // serde_json writes UTF-8 only.
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
+    /// Appends the entry's JSON to `buf`.
+    fn write_json(&self, buf: &mut Vec<u8>) {
+        // A struct of strings and a unit enum always serializes, and writing to a Vec cannot fail.
+        serde_json::to_writer(buf, self).expect("a LogEntry serializes"); // ok: see above
+    }
+}
+
 /// What the logger keeps: set from `PU_MIN_LOG_LEVEL` and `PU_MAX_LOG_LENGTH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoggerConfig {
@@ -386,8 +402,7 @@ fn normalized(config: LoggerConfig) -> LoggerConfig {
 
 /// Appends `entry` as one JSON line to `buf`.
 fn encode_line(entry: &LogEntry, buf: &mut Vec<u8>) {
-    // A struct of strings and a unit enum always serializes, and writing to a Vec cannot fail.
-    serde_json::to_writer(&mut *buf, entry).expect("a LogEntry serializes"); // ok: see above
+    entry.write_json(buf);
     buf.push(b'\n');
 }
 

@@ -14,7 +14,7 @@ pub fn split_log(entries: &[LogEntry], limit: usize) -> Vec<String> {
     let mut payloads = Vec::new();
     let mut current = String::from("[");
     for entry in entries {
-        let mut json = to_json(entry);
+        let mut json = entry.to_json();
         if json.len() + 2 > limit {
             json = truncated(entry, limit.saturating_sub(2));
         }
@@ -35,11 +35,6 @@ pub fn split_log(entries: &[LogEntry], limit: usize) -> Vec<String> {
     payloads
 }
 
-fn to_json(entry: &LogEntry) -> String {
-    // ok: a struct of strings and a unit enum always serializes.
-    serde_json::to_string(entry).expect("a LogEntry serializes")
-}
-
 /// `entry` as JSON of at most `max` bytes (when an empty text fits), its text cut to the longest
 /// prefix that fits with [`TRUNCATED`] appended (binary search: escapes make the JSON length of a
 /// prefix unpredictable).
@@ -47,7 +42,7 @@ fn truncated(entry: &LogEntry, max: usize) -> String {
     let with_prefix = |len: usize| {
         let mut cut = entry.clone();
         cut.text = format!("{}{TRUNCATED}", &entry.text[..len]);
-        to_json(&cut)
+        cut.to_json()
     };
     let (mut fits, mut too_long) = (0, entry.text.len());
     while too_long - fits > 1 {
@@ -70,7 +65,7 @@ fn truncated(entry: &LogEntry, max: usize) -> String {
     }
     let mut empty = entry.clone();
     empty.text.clear();
-    to_json(&empty)
+    empty.to_json()
 }
 
 #[cfg(test)]

@@ -261,8 +261,7 @@ fn start_log_publisher(client: &PepeunitClient) -> JoinHandle<()> {
     let client = client.clone();
     tokio::spawn(async move {
         while let Some(entry) = entries.recv().await {
-            // ok: a struct of strings and a unit enum always serializes.
-            let payload = Bytes::from(serde_json::to_vec(&entry).expect("a LogEntry serializes"));
+            let payload = Bytes::from(entry.to_json());
             let Ok(runtime) = client.mqtt_runtime() else {
                 return;
             };
