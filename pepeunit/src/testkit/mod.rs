@@ -578,32 +578,34 @@ impl Instance {
     /// The next state of the unit the backend accepted (normalized as the backend stores it), or `None`
     /// after `timeout`.
     pub async fn wait_for_state(&self, unit: &TestUnit, timeout: Duration) -> Option<Value> {
-        let key = format!("state:{}", unit.uuid);
-        self.shared
-            .recorder
-            .next(&key, timeout, |rec, from| {
-                rec.states
-                    .iter()
-                    .enumerate()
-                    .skip(from)
-                    .find(|(_, (u, _))| *u == unit.uuid)
-                    .map(|(i, (_, s))| (i, s.clone()))
-            })
+        self.next_accepted("state", unit, timeout, |rec| &rec.states)
             .await
     }
 
     /// The next log entry of the unit the backend accepted, or `None` after `timeout`.
     pub async fn next_log(&self, unit: &TestUnit, timeout: Duration) -> Option<Value> {
-        let key = format!("log:{}", unit.uuid);
+        self.next_accepted("log", unit, timeout, |rec| &rec.logs)
+            .await
+    }
+
+    /// The next item of `unit` in one of the recorder's accepted lists (its own cursor per `kind`).
+    async fn next_accepted(
+        &self,
+        kind: &str,
+        unit: &TestUnit,
+        timeout: Duration,
+        list: fn(&observe::Recorded) -> &Vec<(String, Value)>,
+    ) -> Option<Value> {
+        let key = format!("{kind}:{}", unit.uuid);
         self.shared
             .recorder
             .next(&key, timeout, |rec, from| {
-                rec.logs
+                list(rec)
                     .iter()
                     .enumerate()
                     .skip(from)
                     .find(|(_, (u, _))| *u == unit.uuid)
-                    .map(|(i, (_, e))| (i, e.clone()))
+                    .map(|(i, (_, value))| (i, value.clone()))
             })
             .await
     }
