@@ -1,4 +1,204 @@
-//! Attribute macros of the `pepeunit` crate.
+//! Attribute macros of the `pepeunit` crate: a unit written as a few annotated functions.
 //!
-//! The macros (`#[pepeunit::input]`, `#[pepeunit::output]`, `#[pepeunit::main]`) arrive with the MQTT
-//! runtime; until then this crate only carries the cargo features that `pepeunit` forwards to it.
+//! - [`macro@main`] builds the client, runs the setup body, then the main cycle;
+//! - [`macro@input`] registers a function for the messages of one `input_topic` name;
+//! - [`macro@output`] registers a function run once per main-cycle tick.
+//!
+//! Use them through `pepeunit` (`#[pepeunit::main(mqtt, rest)]`, …): the generated code refers to
+//! `::pepeunit::__private::…` only, so a unit crate depends on `pepeunit` alone. Which flags `main`
+//! accepts depends on the features `pepeunit` was built with (it forwards `mqtt` and `rest` here).
+//!
+//! Every mistake the macros can see is a compile error spanned on the offending token: all of them at
+//! once, with the original item kept so that no cascade of follow-up errors hides them.
+
+mod errors;
+mod handler;
+mod main_attr;
+mod schema_example;
+mod signature;
+
+use proc_macro::TokenStream;
+
+use schema_example::SchemaExample;
+
+/// The transports `pepeunit` was built with (its features, forwarded to this crate).
+#[derive(Clone, Copy)]
+struct Features {
+    mqtt: bool,
+    rest: bool,
+}
+
+const FEATURES: Features = Features {
+    mqtt: cfg!(feature = "mqtt"),
+    rest: cfg!(feature = "rest"),
+};
+
+/// Turns `async fn main(unit: PepeunitClient)` into the unit's whole program.
+///
+/// # Grammar
+/// ```text
+/// #[pepeunit::main]  |  #[pepeunit::main(FLAG, …)]      FLAG := mqtt | rest   (each at most once)
+/// async fn NAME(PAT: PepeunitClient) -> pepeunit::Result<()> { SETUP }
+/// ```
+///
+/// # Semantics
+/// The generated `fn NAME()` (usually `main`) builds a current-thread tokio runtime and a
+/// `PepeunitClient` from `env.json`, `schema.json` and `log.json` in the current directory — or the
+/// paths in the environment variables `PEPEUNIT_ENV`, `PEPEUNIT_SCHEMA`, `PEPEUNIT_LOG` — with MQTT
+/// and REST on as the flags say. With `mqtt`, it sets one input handler that runs every
+/// [`macro@input`] function of the binary whose name matches the message's `input_topic` name. Then
+/// it runs `SETUP` with a clone of the client and, with `mqtt`, the main cycle with every
+/// [`macro@output`] function until SIGINT, SIGTERM or `stop_main_cycle()`. Without `mqtt` it returns
+/// after `SETUP`. Any error (a missing file, a failed setup) is printed to stderr and the process
+/// exits with code 1.
+///
+/// Compile errors: an unknown or repeated flag; a flag whose `pepeunit` feature is off; a
+/// signature other than the one above; and, when the crate has a `schema_example.json`, an `update`,
+/// `env_update` or `schema_update` command in its `input_base_topic` while the `rest` flag (which
+/// runs them) is missing. The attribute also defines a hidden `__pepeunit_main` type beside the
+/// function, which [`macro@input`] and [`macro@output`] check for the `mqtt` flag: put `main` at the
+/// crate root.
+///
+/// # Expansion
+/// ```text
+/// fn main() {
+///     async fn __pepeunit_setup(unit: PepeunitClient) -> pepeunit::Result<()> { SETUP }
+///     if let Err(error) = ::pepeunit::__private::run(MQTT, REST, |unit| __pepeunit_setup(unit)) {
+///         eprintln!("error: {error}");
+///         std::process::exit(1);
+///     }
+/// }
+/// type __pepeunit_main = ::pepeunit::__private::MainFlags<MQTT>;
+/// ```
+/// `run` is the imperative API: `PepeunitClient::builder(..).mqtt(MQTT).rest(REST).build()`,
+/// `set_input_handler`, then `run_main_cycle_with`.
+///
+/// # Example
+/// ```no_run
+/// use pepeunit::client::PepeunitClient;
+///
+/// #[pepeunit::main(mqtt, rest)]
+/// async fn main(unit: PepeunitClient) -> pepeunit::Result<()> {
+///     unit.logger().info("unit started");
+///     Ok(())
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
+    main_attr::expand(attr.into(), item.into(), FEATURES, SchemaExample::load()).into()
+}
+
+/// Runs a function for every message on the topics of one `input_topic` name.
+///
+/// # Grammar
+/// ```text
+/// #[pepeunit::input("NAME")]
+/// [async] fn IDENT(PAT: PepeunitClient, PAT: Message) [-> () | -> Result<(), E: Display>] { … }
+/// ```
+///
+/// # Semantics
+/// `NAME` is an `input_topic` name of schema.json; the function receives every message on any of
+/// its physical topics (its own, and linked units' outputs), in arrival order, one at a time. An
+/// `async fn` runs on the runtime, a plain `fn` on a blocking thread. A returned `Err` is logged at
+/// `Error` level and a panic at `Critical`, with the function's path; the cycle goes on. Several
+/// functions may take the same name: each runs, sorted by path. The function stays callable as
+/// written.
+///
+/// Needs the `mqtt` feature and `#[pepeunit::main(mqtt)]` at the crate root (else a compile error
+/// on this attribute). When the crate has a `schema_example.json`, `NAME` must be in its
+/// `input_topic` list.
+///
+/// # Expansion
+/// ```text
+/// fn IDENT(..) { … }                       // unchanged
+/// const _: () = {
+///     #[distributed_slice(::pepeunit::__private::INPUTS)]
+///     static ENTRY: InputEntry = InputEntry {
+///         topic_name: "NAME",
+///         handler: || Handler::new /* or ::blocking */ ("module::IDENT", |unit, msg| IDENT(unit, msg)),
+///     };
+///     ::pepeunit::__private::main_has_mqtt::<crate::__pepeunit_main>()
+/// };
+/// ```
+///
+/// # Example
+/// ```no_run
+/// use pepeunit::client::PepeunitClient;
+/// use pepeunit::runtime::Message;
+///
+/// #[pepeunit::input("input/pepeunit")]
+/// async fn on_value(unit: PepeunitClient, msg: Message) -> pepeunit::Result<()> {
+///     let value: i64 = msg.text()?.trim().parse().unwrap_or_default();
+///     unit.logger().info(format!("got {value}"));
+///     Ok(())
+/// }
+///
+/// #[pepeunit::main(mqtt)]
+/// async fn main(_unit: PepeunitClient) -> pepeunit::Result<()> {
+///     Ok(())
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let schema = SchemaExample::load();
+    handler::expand(
+        handler::Kind::Input,
+        attr.into(),
+        item.into(),
+        FEATURES,
+        schema,
+    )
+    .into()
+}
+
+/// Runs a function once per main-cycle tick (`MqttConfig::cycle_interval`, 100 ms by default).
+///
+/// # Grammar
+/// ```text
+/// #[pepeunit::output]
+/// [async] fn IDENT(PAT: PepeunitClient) [-> () | -> Result<(), E: Display>] { … }
+/// ```
+///
+/// # Semantics
+/// Every output function of the binary runs on each tick, one after the other, sorted by path; an
+/// `async fn` on the runtime, a plain `fn` on a blocking thread. Errors and panics are logged as for
+/// [`macro@input`] and the cycle goes on. Needs the `mqtt` feature and `#[pepeunit::main(mqtt)]`.
+///
+/// # Expansion
+/// ```text
+/// fn IDENT(..) { … }                       // unchanged
+/// const _: () = {
+///     #[distributed_slice(::pepeunit::__private::OUTPUTS)]
+///     static ENTRY: OutputEntry = OutputEntry {
+///         handler: || Handler::new /* or ::blocking */ ("module::IDENT", |unit, ()| IDENT(unit)),
+///     };
+///     ::pepeunit::__private::main_has_mqtt::<crate::__pepeunit_main>()
+/// };
+/// ```
+///
+/// # Example
+/// ```no_run
+/// use pepeunit::client::PepeunitClient;
+///
+/// #[pepeunit::output]
+/// async fn publish(unit: PepeunitClient) -> pepeunit::Result<()> {
+///     unit.publish_to_topics("output/pepeunit", "1").await
+/// }
+///
+/// #[pepeunit::main(mqtt)]
+/// async fn main(_unit: PepeunitClient) -> pepeunit::Result<()> {
+///     Ok(())
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn output(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let schema = Ok(None);
+    handler::expand(
+        handler::Kind::Output,
+        attr.into(),
+        item.into(),
+        FEATURES,
+        schema,
+    )
+    .into()
+}

@@ -18,6 +18,7 @@ mod commands;
 mod dispatch;
 mod handler;
 pub mod log_sync;
+pub(crate) mod registry;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};

@@ -1,0 +1,157 @@
+//! `#[pepeunit::main(flags)]`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Ident, ItemFn, ReturnType, Token};
+
+use crate::errors::Errors;
+use crate::schema_example::SchemaExample;
+use crate::{Features, signature};
+
+/// The platform commands the REST layer runs.
+const REST_COMMANDS: [&str; 3] = [
+    "update/pepeunit",
+    "env_update/pepeunit",
+    "schema_update/pepeunit",
+];
+
+pub(crate) fn expand(
+    attr: TokenStream,
+    item: TokenStream,
+    features: Features,
+    schema: syn::Result<Option<SchemaExample>>,
+) -> TokenStream {
+    let mut errors = Errors::default();
+    let (mqtt, rest) = flags(attr.clone(), features, &mut errors);
+    let schema = schema.unwrap_or_else(|e| {
+        errors.push(e);
+        None
+    });
+    if attr.is_empty() && !features.mqtt && !features.rest {
+        errors.at_attribute(
+            "`#[pepeunit::main]` runs on tokio, which comes with the `mqtt` or `rest` feature: \
+             add one to the `pepeunit` dependency",
+        );
+    }
+    if let Some(schema) = &schema
+        && !rest
+    {
+        let listed: Vec<&str> = REST_COMMANDS
+            .into_iter()
+            .filter(|c| schema.input_base_topic.iter().any(|t| t == c))
+            .collect();
+        if !listed.is_empty() {
+            let span = attr
+                .clone()
+                .into_iter()
+                .next()
+                .map_or(Span::call_site(), |t| t.span());
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "schema_example.json lists `{}` in input_base_topic: add the `rest` flag, \
+                     which runs {}",
+                    listed.join("`, `"),
+                    if listed.len() == 1 {
+                        "that command"
+                    } else {
+                        "those commands"
+                    }
+                ),
+            ));
+        }
+    }
+    let function = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(function) => function,
+        Err(_) => {
+            errors.at(&item, "`#[pepeunit::main]` applies to an `async fn`");
+            return errors.check(&item).unwrap_err();
+        }
+    };
+    let sig = &function.sig;
+    if sig.asyncness.is_none() {
+        errors.push(syn::Error::new(
+            sig.fn_token.span,
+            "`#[pepeunit::main]` needs an `async fn`",
+        ));
+    }
+    let types = signature::check(sig, "main", &["unit: PepeunitClient"], &mut errors);
+    if let Err(out) = errors.check(&item) {
+        return out;
+    }
+
+    // Type errors land on the user's own argument and return types.
+    let arg = quote_spanned!(types[0].span()=> unit);
+    let run_span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => sig.ident.span(),
+    };
+    let run = quote_spanned!(run_span=> ::pepeunit::__private::run);
+    let ItemFn {
+        attrs,
+        vis,
+        mut sig,
+        block,
+    } = function;
+    let setup = format_ident!("__pepeunit_setup");
+    let name = std::mem::replace(&mut sig.ident, setup.clone());
+    let tracked = schema.map(|s| s.track());
+    quote! {
+        #(#attrs)*
+        #vis fn #name() {
+            #sig #block
+            if let ::core::result::Result::Err(error) = #run(#mqtt, #rest, |unit| #setup(#arg)) {
+                ::std::eprintln!("error: {error}");
+                ::std::process::exit(1);
+            }
+        }
+
+        /// The flags of `#[pepeunit::main]`, checked by `#[pepeunit::input]` and `#[pepeunit::output]`.
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        type __pepeunit_main = ::pepeunit::__private::MainFlags<#mqtt>;
+
+        #tracked
+    }
+}
+
+/// Parses `mqtt, rest`: each flag known, given once, and its feature on.
+fn flags(attr: TokenStream, features: Features, errors: &mut Errors) -> (bool, bool) {
+    let idents = match Punctuated::<Ident, Token![,]>::parse_terminated.parse2(attr) {
+        Ok(idents) => idents,
+        Err(e) => {
+            errors.push(e);
+            return (false, false);
+        }
+    };
+    let (mut mqtt, mut rest) = (false, false);
+    for ident in idents {
+        let (seen, feature_on) = match ident.to_string().as_str() {
+            "mqtt" => (&mut mqtt, features.mqtt),
+            "rest" => (&mut rest, features.rest),
+            _ => {
+                errors.at(
+                    &ident,
+                    format!("unknown flag `{ident}`: expected `mqtt` or `rest`"),
+                );
+                continue;
+            }
+        };
+        if *seen {
+            errors.at(&ident, format!("`{ident}` is given twice"));
+        } else if !feature_on {
+            errors.at(
+                &ident,
+                format!(
+                    "the `{ident}` flag needs the `{ident}` feature of pepeunit: \
+                     add `features = [\"{ident}\"]` to the `pepeunit` dependency"
+                ),
+            );
+        }
+        *seen = true;
+    }
+    (mqtt, rest)
+}

@@ -1,0 +1,81 @@
+//! The tables `#[pepeunit::input]` and `#[pepeunit::output]` register functions into (linkme
+//! distributed slices, one set per binary), and the two handlers `#[pepeunit::main]` builds from them.
+//!
+//! The runtime has one input handler and one output function; these dispatch to every registered
+//! function, sorted by name (link order is not stable), each call guarded on its own.
+
+use std::sync::Arc;
+
+use super::handler::report;
+use super::{InputHandler, Message, OutputHandler};
+use crate::client::PepeunitClient;
+use crate::error::Result;
+use crate::schema::Section;
+
+/// A function registered by `#[pepeunit::input("name")]`.
+pub struct InputEntry {
+    /// The `input_topic` name whose messages it receives.
+    pub topic_name: &'static str,
+    /// Builds its handler (a fn pointer: slice elements are statics).
+    pub handler: fn() -> InputHandler,
+}
+
+/// A function registered by `#[pepeunit::output]`.
+pub struct OutputEntry {
+    /// Builds its handler.
+    pub handler: fn() -> OutputHandler,
+}
+
+/// Every `#[pepeunit::input]` function of the binary.
+#[linkme::distributed_slice]
+pub static INPUTS: [InputEntry];
+
+/// Every `#[pepeunit::output]` function of the binary.
+#[linkme::distributed_slice]
+pub static OUTPUTS: [OutputEntry];
+
+/// Sets `client`'s input handler to one that runs every registered function of the message's
+/// `input_topic` name (none registered: nothing is set).
+pub fn register_inputs(client: &PepeunitClient) -> Result<()> {
+    let mut inputs: Vec<(&str, InputHandler)> = INPUTS
+        .iter()
+        .map(|entry| (entry.topic_name, (entry.handler)()))
+        .collect();
+    if inputs.is_empty() {
+        return Ok(());
+    }
+    inputs.sort_by(|a, b| a.1.name().cmp(b.1.name()));
+    let inputs = Arc::new(inputs);
+    client.set_input_handler(InputHandler::new(
+        "pepeunit::input",
+        move |client, message: Message| {
+            let inputs = inputs.clone();
+            async move {
+                if message.section != Some(Section::InputTopic) {
+                    return;
+                }
+                let name = message.topic_name.as_deref();
+                for (_, handler) in inputs.iter().filter(|(topic, _)| Some(*topic) == name) {
+                    let outcome = handler.call(client.clone(), message.clone()).await;
+                    report(&client, handler.name(), outcome);
+                }
+            }
+        },
+    ))
+}
+
+/// The output function running every registered `#[pepeunit::output]` function in turn.
+pub fn outputs() -> OutputHandler {
+    let mut outputs: Vec<OutputHandler> = OUTPUTS.iter().map(|entry| (entry.handler)()).collect();
+    outputs.sort_by(|a, b| a.name().cmp(b.name()));
+    let outputs = Arc::new(outputs);
+    OutputHandler::new("pepeunit::output", move |client, ()| {
+        let outputs = outputs.clone();
+        async move {
+            for handler in outputs.iter() {
+                let outcome = handler.call(client.clone(), ()).await;
+                report(&client, handler.name(), outcome);
+            }
+        }
+    })
+}
