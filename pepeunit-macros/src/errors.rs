@@ -28,15 +28,24 @@ impl Errors {
         self.push(syn::Error::new(proc_macro2::Span::call_site(), message));
     }
 
+    /// Whether nothing was found.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// `output` followed by every error.
+    pub(crate) fn finish(self, mut output: TokenStream) -> TokenStream {
+        if let Some(errors) = self.0 {
+            output.extend(errors.to_compile_error());
+        }
+        output
+    }
+
     /// `Ok` when nothing was found, else the item unchanged followed by every error.
     pub(crate) fn check(self, item: &TokenStream) -> Result<(), TokenStream> {
-        match self.0 {
-            None => Ok(()),
-            Some(errors) => {
-                let mut out = item.clone();
-                out.extend(errors.to_compile_error());
-                Err(out)
-            }
+        match self.is_empty() {
+            true => Ok(()),
+            false => Err(self.finish(item.clone())),
         }
     }
 }

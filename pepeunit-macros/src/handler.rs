@@ -75,42 +75,45 @@ pub(crate) fn expand(
     let log_name = name.to_string();
     // Type errors land on the user's own argument and return types.
     let unit = quote_spanned!(types[0].span()=> unit);
-    let constructor_span = match &sig.output {
+    let result_span = match &sig.output {
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => name.span(),
     };
     let constructor = match sig.asyncness {
-        Some(_) => quote_spanned!(constructor_span=> ::pepeunit::runtime::Handler::new),
-        None => quote_spanned!(constructor_span=> ::pepeunit::runtime::Handler::blocking),
+        Some(_) => quote_spanned!(result_span=> ::pepeunit::runtime::Handler::new),
+        None => quote_spanned!(result_span=> ::pepeunit::runtime::Handler::blocking),
     };
     let log_name = quote!(::core::concat!(::core::module_path!(), "::", #log_name));
-    let entry = match topic_name {
+    let (slice, entry, topic, call) = match topic_name {
         Some(topic_name) => {
             let msg = quote_spanned!(types[1].span()=> msg);
-            quote! {
-                #[::pepeunit::__private::linkme::distributed_slice(::pepeunit::__private::INPUTS)]
-                #[linkme(crate = ::pepeunit::__private::linkme)]
-                static ENTRY: ::pepeunit::__private::InputEntry = ::pepeunit::__private::InputEntry {
-                    topic_name: #topic_name,
-                    handler: || #constructor(
-                        #log_name,
-                        |unit: ::pepeunit::client::PepeunitClient, msg: ::pepeunit::runtime::Message| {
-                            #name(#unit, #msg)
-                        },
-                    ),
-                };
-            }
-        }
-        None => quote! {
-            #[::pepeunit::__private::linkme::distributed_slice(::pepeunit::__private::OUTPUTS)]
-            #[linkme(crate = ::pepeunit::__private::linkme)]
-            static ENTRY: ::pepeunit::__private::OutputEntry = ::pepeunit::__private::OutputEntry {
-                handler: || #constructor(
-                    #log_name,
-                    |unit: ::pepeunit::client::PepeunitClient, (): ()| #name(#unit),
-                ),
+            let call = quote_spanned! {result_span=>
+                |unit: ::pepeunit::client::PepeunitClient, msg: ::pepeunit::runtime::Message| {
+                    #name(#unit, #msg)
+                }
             };
-        },
+            (
+                quote!(INPUTS),
+                quote!(InputEntry),
+                quote!(topic_name: #topic_name,),
+                call,
+            )
+        }
+        None => {
+            let call = quote_spanned! {result_span=>
+                |unit: ::pepeunit::client::PepeunitClient, (): ()| #name(#unit)
+            };
+            (quote!(OUTPUTS), quote!(OutputEntry), quote!(), call)
+        }
+    };
+    let handler = quote_spanned!(result_span=> #constructor(#log_name, #call));
+    let entry = quote! {
+        #[::pepeunit::__private::linkme::distributed_slice(::pepeunit::__private::#slice)]
+        #[linkme(crate = ::pepeunit::__private::linkme)]
+        static ENTRY: ::pepeunit::__private::#entry = ::pepeunit::__private::#entry {
+            #topic
+            handler: || #handler,
+        };
     };
     let needs_mqtt = quote_spanned! {Span::call_site()=>
         ::pepeunit::__private::main_has_mqtt::<crate::__pepeunit_main>()

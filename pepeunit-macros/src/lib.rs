@@ -202,3 +202,71 @@ pub fn output(attr: TokenStream, item: TokenStream) -> TokenStream {
     )
     .into()
 }
+
+/// What trybuild cannot reach: the UI tests' `pepeunit` has both features, so the errors of a
+/// feature that is off are checked here, on the expansion.
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream as TokenStream2;
+
+    use super::*;
+
+    const MIN: Features = Features {
+        mqtt: false,
+        rest: false,
+    };
+    const MQTT: Features = Features {
+        mqtt: true,
+        rest: false,
+    };
+
+    fn main(attr: &str, features: Features) -> String {
+        let item = "async fn main(unit: PepeunitClient) -> pepeunit::Result<()> { Ok(()) }";
+        let (attr, item) = (attr.parse().unwrap(), item.parse().unwrap());
+        main_attr::expand(attr, item, features, Ok(None)).to_string()
+    }
+
+    fn output(features: Features) -> String {
+        let item = "async fn tick(unit: PepeunitClient) {}".parse().unwrap();
+        handler::expand(
+            handler::Kind::Output,
+            TokenStream2::new(),
+            item,
+            features,
+            Ok(None),
+        )
+        .to_string()
+    }
+
+    #[test]
+    fn a_flag_whose_feature_is_off_names_the_feature_to_add() {
+        let expanded = main("mqtt, rest", MQTT);
+        assert!(!expanded.contains("`mqtt` flag needs"), "{expanded}");
+        assert!(
+            expanded.contains("the `rest` flag needs the `rest` feature of pepeunit"),
+            "{expanded}"
+        );
+        let expanded = main("mqtt", MIN);
+        assert!(
+            expanded.contains("the `mqtt` flag needs the `mqtt` feature"),
+            "{expanded}"
+        );
+    }
+
+    #[test]
+    fn main_needs_a_transport_feature_for_tokio() {
+        assert!(main("", MIN).contains("which comes with the `mqtt` or `rest` feature"));
+        assert!(!main("", MQTT).contains("compile_error"));
+    }
+
+    #[test]
+    fn handlers_need_the_mqtt_feature() {
+        let expanded = output(MIN);
+        assert!(
+            expanded.contains("runs in the MQTT main cycle"),
+            "{expanded}"
+        );
+        assert!(!expanded.contains("linkme"), "{expanded}");
+        assert!(!output(MQTT).contains("compile_error"));
+    }
+}

@@ -5,7 +5,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Ident, ItemFn, ReturnType, Token};
+use syn::{Ident, ItemFn, ReturnType, Token, Visibility};
 
 use crate::errors::Errors;
 use crate::schema_example::SchemaExample;
@@ -79,34 +79,40 @@ pub(crate) fn expand(
         ));
     }
     let types = signature::check(sig, "main", &["unit: PepeunitClient"], &mut errors);
-    if let Err(out) = errors.check(&item) {
-        return out;
-    }
-
     // Type errors land on the user's own argument and return types.
-    let arg = quote_spanned!(types[0].span()=> unit);
-    let run_span = match &sig.output {
+    let arg = types.first().map(|ty| quote_spanned!(ty.span()=> unit));
+    let result_span = match &sig.output {
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => sig.ident.span(),
     };
-    let run = quote_spanned!(run_span=> ::pepeunit::__private::run);
-    let ItemFn {
-        attrs,
-        vis,
-        mut sig,
-        block,
-    } = function;
-    let setup = format_ident!("__pepeunit_setup");
-    let name = std::mem::replace(&mut sig.ident, setup.clone());
-    let tracked = schema.map(|s| s.track());
-    quote! {
-        #(#attrs)*
-        #vis fn #name() {
-            #sig #block
-            if let ::core::result::Result::Err(error) = #run(#mqtt, #rest, |unit| #setup(#arg)) {
+    // The user's function, renamed, goes inside the generated one; its attributes and visibility
+    // go on the generated one.
+    let mut function = function;
+    let attrs = std::mem::take(&mut function.attrs);
+    let vis = std::mem::replace(&mut function.vis, Visibility::Inherited);
+    let setup = format_ident!("__pepeunit_setup", span = function.sig.ident.span());
+    let name = std::mem::replace(&mut function.sig.ident, setup.clone());
+    // With errors, the function is kept (inside a plain `fn main()`) so that rustc adds no
+    // follow-up errors ("`main` is not allowed to be `async`").
+    let run = match (errors.is_empty(), arg) {
+        (true, Some(arg)) => quote_spanned! {result_span=>
+            // The closure carries the spans that put type errors on the user's types.
+            #[allow(clippy::redundant_closure)]
+            let setup = |unit: ::pepeunit::client::PepeunitClient| #setup(#arg);
+            if let ::core::result::Result::Err(error) = ::pepeunit::__private::run(#mqtt, #rest, setup) {
                 ::std::eprintln!("error: {error}");
                 ::std::process::exit(1);
             }
+        },
+        _ => quote!(),
+    };
+    let tracked = schema.map(|s| s.track());
+    errors.finish(quote! {
+        #(#attrs)*
+        #vis fn #name() {
+            #[allow(dead_code)]
+            #function
+            #run
         }
 
         /// The flags of `#[pepeunit::main]`, checked by `#[pepeunit::input]` and `#[pepeunit::output]`.
@@ -115,7 +121,7 @@ pub(crate) fn expand(
         type __pepeunit_main = ::pepeunit::__private::MainFlags<#mqtt>;
 
         #tracked
-    }
+    })
 }
 
 /// Parses `mqtt, rest`: each flag known, given once, and its feature on.

@@ -1,0 +1,4 @@
+#[pepeunit::main(mqtt)]
+async fn main(_unit: String) -> Result<(), String> {
+    Ok(())
+}

@@ -1,0 +1,4 @@
+#[pepeunit::main(mqtt)]
+async fn main(_unit: pepeunit::client::PepeunitClient) -> pepeunit::Result<()> {
+    Ok(())
+}
