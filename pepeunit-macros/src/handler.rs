@@ -7,7 +7,7 @@ use syn::spanned::Spanned;
 use syn::{ItemFn, LitStr, ReturnType};
 
 use crate::errors::Errors;
-use crate::schema_example::SchemaExample;
+use crate::examples::SchemaExample;
 use crate::{Features, signature};
 
 /// Which of the two attributes.

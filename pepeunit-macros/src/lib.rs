@@ -12,14 +12,14 @@
 //! once, with the original item kept so that no cascade of follow-up errors hides them.
 
 mod errors;
+mod examples;
 mod handler;
 mod main_attr;
-mod schema_example;
 mod signature;
 
 use proc_macro::TokenStream;
 
-use schema_example::SchemaExample;
+use examples::{EnvExample, SchemaExample};
 
 /// The transports `pepeunit` was built with (its features, forwarded to this crate).
 #[derive(Clone, Copy)]
@@ -55,7 +55,14 @@ const FEATURES: Features = Features {
 /// Compile errors: an unknown or repeated flag; a flag whose `pepeunit` feature is off; a
 /// signature other than the one above; and, when the crate has a `schema_example.json`, an `update`,
 /// `env_update` or `schema_update` command in its `input_base_topic` while the `rest` flag (which
-/// runs them) is missing. The attribute also defines a hidden `__pepeunit_main` type beside the
+/// runs them) is missing.
+///
+/// When the crate has an `env_example.json`, it also defines `mod unit_env` beside the function:
+/// one `fn name(unit: &PepeunitClient) -> pepeunit::Result<T>` per developer variable, named by the
+/// variable in lower case and typed by its example value (integer `i64`, other number `f64`, `bool`,
+/// string `String`; variables whose name is not an identifier or whose value is anything else get
+/// none), so `unit_env::delay_pub_msg(&unit)?` reads `DELAY_PUB_MSG` from env.json and a misspelt
+/// name fails to compile. The attribute also defines a hidden `__pepeunit_main` type beside the
 /// function, which [`macro@input`] and [`macro@output`] check for the `mqtt` flag: put `main` at the
 /// crate root.
 ///
@@ -69,6 +76,11 @@ const FEATURES: Features = Features {
 ///     }
 /// }
 /// type __pepeunit_main = ::pepeunit::__private::MainFlags<MQTT>;
+/// pub(crate) mod unit_env {                // with env_example.json {"DELAY_PUB_MSG": 1}
+///     pub fn delay_pub_msg(unit: &PepeunitClient) -> pepeunit::Result<i64> {
+///         unit.settings().get("DELAY_PUB_MSG")
+///     }
+/// }
 /// ```
 /// `run` is the imperative API: `PepeunitClient::builder(..).mqtt(MQTT).rest(REST).build()`,
 /// `set_input_handler`, then `run_main_cycle_with`.
@@ -85,7 +97,8 @@ const FEATURES: Features = Features {
 /// ```
 #[proc_macro_attribute]
 pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
-    main_attr::expand(attr.into(), item.into(), FEATURES, SchemaExample::load()).into()
+    let (schema, env) = (SchemaExample::load(), EnvExample::load());
+    main_attr::expand(attr.into(), item.into(), FEATURES, schema, env).into()
 }
 
 /// Runs a function for every message on the topics of one `input_topic` name.
@@ -223,7 +236,7 @@ mod tests {
     fn main(attr: &str, features: Features) -> String {
         let item = "async fn main(unit: PepeunitClient) -> pepeunit::Result<()> { Ok(()) }";
         let (attr, item) = (attr.parse().unwrap(), item.parse().unwrap());
-        main_attr::expand(attr, item, features, Ok(None)).to_string()
+        main_attr::expand(attr, item, features, Ok(None), Ok(None)).to_string()
     }
 
     fn output(features: Features) -> String {

@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{Ident, ItemFn, ReturnType, Token, Visibility};
 
 use crate::errors::Errors;
-use crate::schema_example::SchemaExample;
+use crate::examples::{EnvExample, SchemaExample};
 use crate::{Features, signature};
 
 /// The platform commands the REST layer runs.
@@ -23,13 +23,12 @@ pub(crate) fn expand(
     item: TokenStream,
     features: Features,
     schema: syn::Result<Option<SchemaExample>>,
+    env: syn::Result<Option<EnvExample>>,
 ) -> TokenStream {
     let mut errors = Errors::default();
     let (mqtt, rest) = flags(attr.clone(), features, &mut errors);
-    let schema = schema.unwrap_or_else(|e| {
-        errors.push(e);
-        None
-    });
+    let schema = errors.ok(schema).flatten();
+    let env = errors.ok(env).flatten();
     if attr.is_empty() && !features.mqtt && !features.rest {
         errors.at_attribute(
             "`#[pepeunit::main]` runs on tokio, which comes with the `mqtt` or `rest` feature: \
@@ -107,6 +106,7 @@ pub(crate) fn expand(
         _ => quote!(),
     };
     let tracked = schema.map(|s| s.track());
+    let env_accessors = env.map(|e| e.accessors());
     errors.finish(quote! {
         #(#attrs)*
         #vis fn #name() {
@@ -121,6 +121,7 @@ pub(crate) fn expand(
         type __pepeunit_main = ::pepeunit::__private::MainFlags<#mqtt>;
 
         #tracked
+        #env_accessors
     })
 }
 
