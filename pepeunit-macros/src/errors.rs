@@ -45,12 +45,4 @@ impl Errors {
         }
         output
     }
-
-    /// `Ok` when nothing was found, else the item unchanged followed by every error.
-    pub(crate) fn check(self, item: &TokenStream) -> Result<(), TokenStream> {
-        match self.is_empty() {
-            true => Ok(()),
-            false => Err(self.finish(item.clone())),
-        }
-    }
 }

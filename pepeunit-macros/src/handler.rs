@@ -27,6 +27,7 @@ impl Kind {
     }
 }
 
+/// The function unchanged plus its table entry, or the item and every error found.
 pub(crate) fn expand(
     kind: Kind,
     attr: TokenStream,
@@ -58,7 +59,7 @@ pub(crate) fn expand(
                 &item,
                 format!("`#[pepeunit::{attribute}]` applies to a function"),
             );
-            return errors.check(&item).unwrap_err();
+            return errors.finish(item);
         }
     };
     let expected: &[&str] = match kind {
@@ -66,8 +67,8 @@ pub(crate) fn expand(
         Kind::Output => &["unit: PepeunitClient"],
     };
     let types = signature::check(&function.sig, attribute, expected, &mut errors);
-    if let Err(out) = errors.check(&item) {
-        return out;
+    if !errors.is_empty() {
+        return errors.finish(item);
     }
 
     let sig = &function.sig;

@@ -18,6 +18,7 @@ const REST_COMMANDS: [&str; 3] = [
     "schema_update/pepeunit",
 ];
 
+/// The generated `fn main()` (see the attribute's docs), or the item and every error found.
 pub(crate) fn expand(
     attr: TokenStream,
     item: TokenStream,
@@ -38,36 +39,13 @@ pub(crate) fn expand(
     if let Some(schema) = &schema
         && !rest
     {
-        let listed: Vec<&str> = REST_COMMANDS
-            .into_iter()
-            .filter(|c| schema.input_base_topic.iter().any(|t| t == c))
-            .collect();
-        if !listed.is_empty() {
-            let span = attr
-                .clone()
-                .into_iter()
-                .next()
-                .map_or(Span::call_site(), |t| t.span());
-            errors.push(syn::Error::new(
-                span,
-                format!(
-                    "schema_example.json lists `{}` in input_base_topic: add the `rest` flag, \
-                     which runs {}",
-                    listed.join("`, `"),
-                    if listed.len() == 1 {
-                        "that command"
-                    } else {
-                        "those commands"
-                    }
-                ),
-            ));
-        }
+        check_rest_commands(schema, &attr, &mut errors);
     }
     let function = match syn::parse2::<ItemFn>(item.clone()) {
         Ok(function) => function,
         Err(_) => {
             errors.at(&item, "`#[pepeunit::main]` applies to an `async fn`");
-            return errors.check(&item).unwrap_err();
+            return errors.finish(item);
         }
     };
     let sig = &function.sig;
@@ -123,6 +101,34 @@ pub(crate) fn expand(
         #tracked
         #env_accessors
     })
+}
+
+/// An error, on the flags, for each command of schema_example.json's `input_base_topic` that only
+/// the REST layer runs (called when the `rest` flag is missing).
+fn check_rest_commands(schema: &SchemaExample, attr: &TokenStream, errors: &mut Errors) {
+    let listed: Vec<&str> = REST_COMMANDS
+        .into_iter()
+        .filter(|c| schema.input_base_topic.iter().any(|t| t == c))
+        .collect();
+    if listed.is_empty() {
+        return;
+    }
+    let span = attr
+        .clone()
+        .into_iter()
+        .next()
+        .map_or(Span::call_site(), |t| t.span());
+    let which = match listed.len() {
+        1 => "that command",
+        _ => "those commands",
+    };
+    errors.push(syn::Error::new(
+        span,
+        format!(
+            "schema_example.json lists `{}` in input_base_topic: add the `rest` flag, which runs {which}",
+            listed.join("`, `")
+        ),
+    ));
 }
 
 /// Parses `mqtt, rest`: each flag known, given once, and its feature on.
