@@ -108,3 +108,12 @@ pub mod __private {
     }
 }
 pub use log_level::LogLevel;
+
+/// What a unit usually needs: `use pepeunit::prelude::*;`.
+pub mod prelude {
+    pub use crate::client::PepeunitClient;
+    pub use crate::log_level::LogLevel;
+    #[cfg(feature = "mqtt")]
+    pub use crate::runtime::Message;
+    pub use crate::{Error, Result};
+}

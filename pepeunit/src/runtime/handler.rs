@@ -41,6 +41,10 @@ impl Message {
 }
 
 /// What a handler may return: `()` or a `Result` whose error can be shown.
+#[diagnostic::on_unimplemented(
+    message = "a pepeunit handler must return `()` or `Result<(), E>` with `E: Display`, not `{Self}`",
+    label = "this handler returns `{Self}`"
+)]
 pub trait HandlerOutput: Send + 'static {
     /// `Err` with the error's text when the handler failed.
     fn into_outcome(self) -> std::result::Result<(), String>;
