@@ -269,21 +269,7 @@ impl Instance {
         let uuid = units::uuid4()?;
         let token = units::unit_token(&uuid)?;
         let sections = units::sections_of(spec.schema_example.as_ref())?;
-        let mut nodes = Vec::new();
-        for (section, names) in &sections {
-            let kind = match section.as_str() {
-                "input_topic" => NodeKind::Input,
-                "output_topic" => NodeKind::Output,
-                _ => continue,
-            };
-            for name in names {
-                nodes.push(Node {
-                    uuid: units::uuid4()?,
-                    name: name.clone(),
-                    kind,
-                });
-            }
-        }
+        let nodes = units::nodes_of(&sections, &[])?;
         let mut env = match &spec.env_example {
             Some(Value::Object(example)) => example.clone(),
             Some(_) => {
@@ -502,30 +488,7 @@ impl Instance {
         let sections = units::sections_of(Some(schema_example))?;
         let mut registry = self.shared.registry();
         let record = record_of_mut(&mut registry, unit)?;
-        let mut nodes = Vec::new();
-        for (section, names) in &sections {
-            let kind = match section.as_str() {
-                "input_topic" => NodeKind::Input,
-                "output_topic" => NodeKind::Output,
-                _ => continue,
-            };
-            for name in names {
-                let uuid = match record
-                    .unit
-                    .nodes
-                    .iter()
-                    .find(|n| &n.name == name && n.kind == kind)
-                {
-                    Some(n) => n.uuid.clone(),
-                    None => units::uuid4()?,
-                };
-                nodes.push(Node {
-                    uuid,
-                    name: name.clone(),
-                    kind,
-                });
-            }
-        }
+        let nodes = units::nodes_of(&sections, &record.unit.nodes)?;
         record.sections = sections;
         record.unit.nodes = nodes;
         Ok(record.unit.clone())

@@ -95,6 +95,31 @@ pub struct Node {
     pub kind: NodeKind,
 }
 
+/// The input and output nodes of a unit with these schema sections; a node of `existing` with the same
+/// name and kind keeps its uuid, every other one gets a new uuid.
+pub(crate) fn nodes_of(sections: &[(String, Vec<String>)], existing: &[Node]) -> Result<Vec<Node>> {
+    let mut nodes = Vec::new();
+    for (section, names) in sections {
+        let kind = match section.as_str() {
+            "input_topic" => NodeKind::Input,
+            "output_topic" => NodeKind::Output,
+            _ => continue,
+        };
+        for name in names {
+            let uuid = match existing.iter().find(|n| &n.name == name && n.kind == kind) {
+                Some(node) => node.uuid.clone(),
+                None => uuid4()?,
+            };
+            nodes.push(Node {
+                uuid,
+                name: name.clone(),
+                kind,
+            });
+        }
+    }
+    Ok(nodes)
+}
+
 /// A unit created on the instance: what a test needs to start the unit program and to address it.
 ///
 /// Cheap to clone; `Debug` never shows the token.
