@@ -58,6 +58,18 @@ async fn http(
     }
 }
 
+/// `GET {api}{path}` with the unit's own token.
+async fn unit_get(instance: &Instance, unit: &TestUnit, path: impl AsRef<str>) -> Reply {
+    http(
+        instance,
+        "GET",
+        &api(path.as_ref()),
+        Some(unit.token()),
+        None,
+    )
+    .await
+}
+
 fn api(path: &str) -> String {
     format!("/pepeunit/api/v1{path}")
 }
@@ -162,14 +174,7 @@ async fn token_is_checked_with_the_backend_error_body() {
             .status,
         200
     );
-    let bad_uuid = http(
-        &instance,
-        "GET",
-        &api("/units/env/not-a-uuid"),
-        Some(a.token()),
-        None,
-    )
-    .await;
+    let bad_uuid = unit_get(&instance, &a, "/units/env/not-a-uuid").await;
     assert_eq!(bad_uuid.status, 422);
 }
 
@@ -183,14 +188,8 @@ async fn env_and_schema_come_in_both_backend_shapes() {
             ("env", unit.env_path()),
             ("get_current_schema", unit.schema_path()),
         ] {
-            let reply = http(
-                &instance,
-                "GET",
-                &api(&format!("/units/{route}/{}", unit.uuid())),
-                Some(unit.token()),
-                None,
-            )
-            .await;
+            let reply =
+                unit_get(&instance, &unit, &format!("/units/{route}/{}", unit.uuid())).await;
             assert_eq!(reply.status, 200);
             let body = reply.json();
             let value = match era {
@@ -215,14 +214,7 @@ async fn server_side_env_change_is_served() {
     let dir = TempDir::new("tk-env");
     let unit = unit_from_vectors(&instance, &dir, "env").await;
     instance.set_env_var(&unit, "DELAY_PUB_MSG", 7).unwrap();
-    let reply = http(
-        &instance,
-        "GET",
-        &api(&format!("/units/env/{}", unit.uuid())),
-        Some(unit.token()),
-        None,
-    )
-    .await;
+    let reply = unit_get(&instance, &unit, &format!("/units/env/{}", unit.uuid())).await;
     assert_eq!(reply.json()["DELAY_PUB_MSG"], 7);
     assert_eq!(
         read_json(&unit.env_path())["DELAY_PUB_MSG"],
@@ -240,12 +232,10 @@ async fn linking_adds_the_output_topic_to_the_input_schema() {
     instance
         .link(&from, "output/pepeunit", &to, "input/pepeunit")
         .unwrap();
-    let reply = http(
+    let reply = unit_get(
         &instance,
-        "GET",
-        &api(&format!("/units/get_current_schema/{}", to.uuid())),
-        Some(to.token()),
-        None,
+        &to,
+        &format!("/units/get_current_schema/{}", to.uuid()),
     )
     .await;
     let topics = reply.json()["input_topic"]["input/pepeunit"].clone();
@@ -377,23 +367,19 @@ async fn firmware_tar_and_zip_hold_the_program() {
     let instance = instance(BackendEra::V1_1).await;
     let dir = TempDir::new("tk-zip");
     let unit = unit_with_program(&instance, &dir).await;
-    let tar = http(
+    let tar = unit_get(
         &instance,
-        "GET",
-        &api(&format!("/units/firmware/tar/{}", unit.uuid())),
-        Some(unit.token()),
-        None,
+        &unit,
+        &format!("/units/firmware/tar/{}", unit.uuid()),
     )
     .await;
     let entries = untar(&tar.body);
     assert!(entries.contains(&("./src/main.py".to_string(), b"print('hi')\n".to_vec())));
 
-    let zip = http(
+    let zip = unit_get(
         &instance,
-        "GET",
-        &api(&format!("/units/firmware/zip/{}", unit.uuid())),
-        Some(unit.token()),
-        None,
+        &unit,
+        &format!("/units/firmware/zip/{}", unit.uuid()),
     )
     .await;
     let files = unzip(&zip.body);
@@ -466,12 +452,10 @@ async fn compiled_program_serves_the_binary_and_only_env_and_schema() {
         (binary.status, binary.body.as_slice()),
         (200, &b"\x7fELF-binary"[..])
     );
-    let tar = http(
+    let tar = unit_get(
         &instance,
-        "GET",
-        &api(&format!("/units/firmware/tar/{}", unit.uuid())),
-        Some(unit.token()),
-        None,
+        &unit,
+        &format!("/units/firmware/tar/{}", unit.uuid()),
     )
     .await;
     let names: Vec<String> = untar(&tar.body).into_iter().map(|(n, _)| n).collect();
@@ -601,12 +585,10 @@ async fn target_version_and_instance_root() {
     let instance = instance(BackendEra::V1_0).await;
     let dir = TempDir::new("tk-target");
     let unit = unit_with_program(&instance, &dir).await;
-    let target = http(
+    let target = unit_get(
         &instance,
-        "GET",
-        &api(&format!("/units/get_target_version/{}", unit.uuid())),
-        Some(unit.token()),
-        None,
+        &unit,
+        &format!("/units/get_target_version/{}", unit.uuid()),
     )
     .await;
     assert_eq!(
