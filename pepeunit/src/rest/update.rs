@@ -276,7 +276,7 @@ impl PepeunitClient {
                 Some(link) => Some(self.replace_executable(link).await?),
                 None => None,
             };
-            let applied = self.apply_archive(&archive, &program_dir);
+            let applied = self.apply_archive(&archive, &program_dir).await;
             match (applied, &executable) {
                 (Err(e), Some(exe)) => Err(match exe.restore() {
                     Ok(()) => e,
@@ -305,24 +305,15 @@ impl PepeunitClient {
     }
 
     /// Applies the archive, refusing it unless its env.json and schema.json (when present) would load.
-    fn apply_archive(&self, archive: &Path, program_dir: &Path) -> Result<UpdateReport> {
-        update::update_device_program_checked(
-            archive,
-            program_dir,
-            self.update_options(),
-            |staged| {
-                for (name, check) in [
-                    ("env.json", check_env as fn(&str, &str) -> Result<()>),
-                    ("schema.json", check_schema),
-                ] {
-                    let path = staged.join(name);
-                    if path.exists() {
-                        check(&files::read_text(&path)?, &format!("the archive's {name}"))?;
-                    }
-                }
-                Ok(())
-            },
-        )
+    ///
+    /// Unpacking and swapping is blocking file work of any size: it runs on tokio's blocking pool, so
+    /// the MQTT connection sharing this runtime keeps being polled meanwhile.
+    async fn apply_archive(&self, archive: &Path, program_dir: &Path) -> Result<UpdateReport> {
+        let (archive, program_dir) = (archive.to_path_buf(), program_dir.to_path_buf());
+        let options = self.update_options().clone();
+        tokio::task::spawn_blocking(move || apply_checked_archive(&archive, &program_dir, &options))
+            .await
+            .map_err(|e| Error::Update(format!("applying the archive stopped: {e}")))?
     }
 
     /// Downloads and checks the new binary beside the running executable, then swaps it in. Refused
@@ -371,4 +362,25 @@ fn log_outcome<T>(client: &PepeunitClient, what: &str, result: &Result<T>) {
         Ok(_) => client.logger().info(format!("{what} applied")),
         Err(e) => client.logger().error(format!("{what} failed: {e}")),
     }
+}
+
+/// [`update::update_device_program_checked`] with the check that the archive's env.json and schema.json
+/// (when present) would load.
+fn apply_checked_archive(
+    archive: &Path,
+    program_dir: &Path,
+    options: &update::UpdateOptions,
+) -> Result<UpdateReport> {
+    update::update_device_program_checked(archive, program_dir, options, |staged| {
+        for (name, check) in [
+            ("env.json", check_env as fn(&str, &str) -> Result<()>),
+            ("schema.json", check_schema),
+        ] {
+            let path = staged.join(name);
+            if path.exists() {
+                check(&files::read_text(&path)?, &format!("the archive's {name}"))?;
+            }
+        }
+        Ok(())
+    })
 }
