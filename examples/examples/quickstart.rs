@@ -57,9 +57,14 @@ async fn main() -> pepeunit::Result<()> {
         async move { client.run_main_cycle(|_| async {}).await }
     });
     // The display subscribes first, so it sees the sensor's very first value (MQTT keeps no retained copy).
-    while !display_client.is_mqtt_connected() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let connected = tokio::time::timeout(Duration::from_secs(10), async {
+        while !display_client.is_mqtt_connected() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    connected
+        .await
+        .map_err(|_| pepeunit::Error::Mqtt("the display did not connect within 10 s".into()))?;
     let sensor_output = Arc::new(Mutex::new(Counter::default()));
     let sensor_cycle = tokio::spawn({
         let client = sensor_client.clone();
