@@ -7,6 +7,10 @@ use std::path::PathBuf;
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use serde_json::{Map, Value};
+use syn::LitStr;
+
+use crate::errors::Errors;
+use crate::paths::Item;
 
 /// The sections of `schema_example.json` the macros check against.
 pub(crate) struct SchemaExample {
@@ -15,6 +19,8 @@ pub(crate) struct SchemaExample {
     pub(crate) input_base_topic: Vec<String>,
     /// `input_topic`: the developer's input names.
     pub(crate) input_topic: Vec<String>,
+    /// `output_topic`: the developer's output names.
+    pub(crate) output_topic: Vec<String>,
 }
 
 impl SchemaExample {
@@ -37,8 +43,33 @@ impl SchemaExample {
         Ok(Some(SchemaExample {
             input_base_topic: names("input_base_topic")?,
             input_topic: names("input_topic")?,
+            output_topic: names("output_topic")?,
             path,
         }))
+    }
+
+    /// An error on `name` unless `listed` (the file's `section`) holds it.
+    pub(crate) fn check_name(
+        &self,
+        section: &str,
+        listed: &[String],
+        name: &LitStr,
+        errors: &mut Errors,
+    ) {
+        if listed.contains(&name.value()) {
+            return;
+        }
+        let listed = match listed.is_empty() {
+            true => "none".to_owned(),
+            false => listed.join(", "),
+        };
+        errors.at(
+            name,
+            format!(
+                "`{}` is not an {section} of schema_example.json (it lists: {listed})",
+                name.value()
+            ),
+        );
     }
 
     /// Makes cargo rebuild the unit when the file changes.
@@ -65,10 +96,16 @@ impl EnvExample {
         }
     }
 
+    /// The example value of `name`, if the file defines it.
+    pub(crate) fn variable(&self, name: &str) -> Option<&Value> {
+        self.variables.get(name)
+    }
+
     /// `mod unit_env` with one function per variable whose lower-cased name is a Rust identifier,
     /// typed by its example value (integer `i64`, other number `f64`, `bool`, string `String`; other
     /// values get none), reading env.json through `Settings::get`.
     pub(crate) fn accessors(&self) -> TokenStream {
+        let (client, result) = (Item::Client.path(), Item::Result.path());
         let accessors = self.variables.iter().filter_map(|(key, example)| {
             let ty = match example {
                 Value::Number(n) if n.is_i64() => quote!(i64),
@@ -81,7 +118,7 @@ impl EnvExample {
             let doc = format!("`{key}` of env.json (env_example.json: `{example}`).");
             Some(quote! {
                 #[doc = #doc]
-                pub fn #name(unit: &::pepeunit::client::PepeunitClient) -> ::pepeunit::Result<#ty> {
+                pub fn #name(unit: &#client) -> #result<#ty> {
                     unit.settings().get(#key)
                 }
             })

@@ -1,20 +1,31 @@
-//! Attribute macros of the `pepeunit` crate: a unit written as a few annotated functions.
+//! Attribute macros of the `pepeunit` crate: a unit declared as a few annotated functions.
 //!
 //! - [`macro@main`] builds the client, runs the setup body, then the main cycle;
-//! - [`macro@input`] registers a function for the messages of one `input_topic` name;
-//! - [`macro@output`] registers a function run once per main-cycle tick.
+//! - [`macro@input`] declares what the unit consumes: a function of typed arguments made from
+//!   each message of one `input_topic` name;
+//! - [`macro@output`] declares what it produces: a function run on a period (or every tick) whose
+//!   return value is published to one `output_topic` name.
 //!
 //! Use them through `pepeunit` (`#[pepeunit::main(mqtt, rest)]`, …): the generated code refers to
-//! `::pepeunit::__private::…` only, so a unit crate depends on `pepeunit` alone. Which flags `main`
-//! accepts depends on the features `pepeunit` was built with (it forwards `mqtt` and `rest` here).
+//! `::pepeunit::__private::…` only (the table in `paths.rs`), so a unit crate depends on
+//! `pepeunit` alone. Which flags `main` accepts depends on the features `pepeunit` was built with
+//! (it forwards `mqtt` and `rest` here).
 //!
-//! Every mistake the macros can see is a compile error spanned on the offending token: all of them at
-//! once, with the original item kept so that no cascade of follow-up errors hides them.
+//! Each macro works in three stages: parse the attribute into a configuration, check it (against the
+//! library's features and the crate's `schema_example.json`/`env_example.json`), generate. Every
+//! mistake is a compile error spanned on the offending token, all of them at once, with the
+//! original item kept so that no cascade of follow-up errors hides them; the function's body is
+//! never parsed, so a syntax error in it is rustc's own.
 
+mod args;
 mod errors;
 mod examples;
 mod handler;
+mod input;
+mod item;
 mod main_attr;
+mod output;
+mod paths;
 mod signature;
 
 use proc_macro::TokenStream;
@@ -37,25 +48,37 @@ const FEATURES: Features = Features {
 ///
 /// # Grammar
 /// ```text
-/// #[pepeunit::main]  |  #[pepeunit::main(FLAG, …)]      FLAG := mqtt | rest   (each at most once)
+/// #[pepeunit::main(ARG, …)]        ARG := mqtt | rest                            (flags)
+///                                        | restart = "exec" | "spawn" | "reload" | "none"
+///                                        | cycle = DURATION                        e.g. "100ms"
+///                                        | env = "PATH" | schema = "PATH" | log = "PATH"
 /// async fn NAME(PAT: PepeunitClient) -> pepeunit::Result<()> { SETUP }
 /// ```
 ///
 /// # Semantics
 /// The generated `fn NAME()` (usually `main`) builds a current-thread tokio runtime and a
-/// `PepeunitClient` from `env.json`, `schema.json` and `log.json` in the current directory — or the
-/// paths in the environment variables `PEPEUNIT_ENV`, `PEPEUNIT_SCHEMA`, `PEPEUNIT_LOG` — with MQTT
-/// and REST on as the flags say. With `mqtt`, it sets one input handler that runs every
-/// [`macro@input`] function of the binary whose name matches the message's `input_topic` name. Then
-/// it runs `SETUP` with a clone of the client and, with `mqtt`, the main cycle with every
-/// [`macro@output`] function until SIGINT, SIGTERM or `stop_main_cycle()`. Without `mqtt` it returns
-/// after `SETUP`. Any error (a missing file, a failed setup) is printed to stderr and the process
-/// exits with code 1.
+/// `PepeunitClient` from env.json, schema.json and log.json, with MQTT and REST on as the flags
+/// say. With `mqtt`, the [`macro@input`] functions of the binary receive their messages and the
+/// [`macro@output`] functions run in the main cycle. It runs `SETUP` with a clone of the client,
+/// then (with `mqtt`) the main cycle until SIGINT, SIGTERM or `stop_main_cycle()`. Without
+/// `mqtt` it returns after `SETUP`. Any error (a missing file, a failed setup) is printed to stderr
+/// and the process exits with code 1.
 ///
-/// Compile errors: an unknown or repeated flag; a flag whose `pepeunit` feature is off; a
-/// signature other than the one above; and, when the crate has a `schema_example.json`, an `update`,
-/// `env_update` or `schema_update` command in its `input_base_topic` while the `rest` flag (which
-/// runs them) is missing.
+/// Options, each with one default:
+/// - `restart` — what happens after an update is installed: `"exec"` (default: the new program
+///   replaces the process, same pid), `"spawn"` (a new process is started and this one exits),
+///   `"reload"` (env.json and schema.json are reloaded, the process goes on), `"none"`. Needs `rest`.
+/// - `cycle` — the tick of per-tick outputs (plain `#[output]`); default `"100ms"`. With no per-tick
+///   output the cycle does not tick at all. Needs `mqtt`.
+/// - `env`, `schema`, `log` — the unit's files; default `env.json`, `schema.json`, `log.json` in the
+///   current directory. The environment variables `PEPEUNIT_ENV`, `PEPEUNIT_SCHEMA`,
+///   `PEPEUNIT_LOG` override them.
+///
+/// Compile errors: an unknown or repeated flag or option; a flag whose `pepeunit` feature is off; a
+/// malformed value; `restart` without `rest`; `cycle` without `mqtt`; a signature other than the
+/// one above; and, when the crate has a `schema_example.json`, an `update`, `env_update` or
+/// `schema_update` command in its `input_base_topic` while the `rest` flag (which runs them) is
+/// missing.
 ///
 /// When the crate has an `env_example.json`, it also defines `mod unit_env` beside the function:
 /// one `fn name(unit: &PepeunitClient) -> pepeunit::Result<T>` per developer variable, named by the
@@ -70,7 +93,9 @@ const FEATURES: Features = Features {
 /// ```text
 /// fn main() {
 ///     async fn __pepeunit_setup(unit: PepeunitClient) -> pepeunit::Result<()> { SETUP }
-///     if let Err(error) = ::pepeunit::__private::run(MQTT, REST, |unit| __pepeunit_setup(unit)) {
+///     let options = RunOptions { mqtt: MQTT, rest: REST, restart: Some(RestartMode::ReloadOnly),
+///         cycle: None, env: unit_file("PEPEUNIT_ENV", "env.json"), schema: …, log: … };
+///     if let Err(error) = ::pepeunit::__private::run(options, |unit| __pepeunit_setup(unit)) {
 ///         eprintln!("error: {error}");
 ///         std::process::exit(1);
 ///     }
@@ -82,14 +107,15 @@ const FEATURES: Features = Features {
 ///     }
 /// }
 /// ```
-/// `run` is the imperative API: `PepeunitClient::builder(..).mqtt(MQTT).rest(REST).build()`,
-/// `set_input_handler`, then `run_main_cycle_with`.
+/// `run` is the imperative API: `PepeunitClient::builder(..).mqtt(MQTT).rest(REST)`
+/// `.restart_mode(..).mqtt_config(..).build()`, `set_input_handler`, then
+/// `run_main_cycle_with_outputs`.
 ///
 /// # Example
 /// ```no_run
-/// use pepeunit::client::PepeunitClient;
+/// use pepeunit::prelude::*;
 ///
-/// #[pepeunit::main(mqtt, rest)]
+/// #[pepeunit::main(mqtt, rest, restart = "reload")]
 /// async fn main(unit: PepeunitClient) -> pepeunit::Result<()> {
 ///     unit.logger().info("unit started");
 ///     Ok(())
@@ -101,25 +127,37 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
     main_attr::expand(attr.into(), item.into(), FEATURES, schema, env).into()
 }
 
-/// Runs a function for every message on the topics of one `input_topic` name.
+/// Declares what the unit consumes: a function run for every message on the topics of one
+/// `input_topic` name, its arguments made from the message.
 ///
 /// # Grammar
 /// ```text
 /// #[pepeunit::input("NAME")]
-/// [async] fn IDENT(PAT: PepeunitClient, PAT: Message) [-> () | -> Result<(), E: Display>] { … }
+/// [async] fn IDENT(PAT: T, …) [-> () | -> Result<(), E: Display>] { … }      T: FromMessage
 /// ```
 ///
 /// # Semantics
 /// `NAME` is an `input_topic` name of schema.json; the function receives every message on any of
-/// its physical topics (its own, and linked units' outputs), in arrival order, one at a time. An
-/// `async fn` runs on the runtime, a plain `fn` on a blocking thread. A returned `Err` is logged at
-/// `Error` level and a panic at `Critical`, with the function's path; the cycle goes on. Several
+/// its physical topics (its own, and linked units' outputs), in arrival order, one at a time. Each
+/// argument, in any order, is made from the message through `pepeunit::FromMessage`:
+/// `PepeunitClient` (the unit), `Message` (the raw message), `Topic` (the physical topic it came
+/// on), `&str`/`String` (the UTF-8 payload), a number or `bool` (the trimmed text, by the rules of
+/// env values), `Json<T>` (`T: Deserialize`), `&[u8]`/`Vec<u8>`/`Bytes` (the payload as is), or a
+/// type of your own implementing the trait. A message an argument cannot be made from (not UTF-8,
+/// not a number, JSON of another shape) is not an error: it is logged at `Warning` naming the
+/// input, the function, the expected type and the reason (quoting at most 32 characters of the
+/// payload; the first time, then at every power of two with the count), the function is not
+/// called, and the next message goes on as usual.
+///
+/// An `async fn` runs on the runtime, a plain `fn` on a blocking thread. A returned `Err` is logged
+/// at `Error` and a panic at `Critical`, with the function's path; the cycle goes on. Several
 /// functions may take the same name: each runs, sorted by path. The function stays callable as
 /// written.
 ///
-/// Needs the `mqtt` feature and `#[pepeunit::main(mqtt)]` at the crate root (else a compile error
-/// on this attribute). When the crate has a `schema_example.json`, `NAME` must be in its
-/// `input_topic` list.
+/// Compile errors: an argument type that is not made from a message (on that type); a return
+/// type other than `()`/`Result<(), E>`; no `#[pepeunit::main(mqtt)]` at the crate root or no `mqtt`
+/// feature (on this attribute); a name that the crate's `schema_example.json` does not list in
+/// `input_topic`.
 ///
 /// # Expansion
 /// ```text
@@ -128,7 +166,10 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///     #[distributed_slice(::pepeunit::__private::INPUTS)]
 ///     static ENTRY: InputEntry = InputEntry {
 ///         topic_name: "NAME",
-///         handler: || Handler::new /* or ::blocking */ ("module::IDENT", |unit, msg| IDENT(unit, msg)),
+///         handler: || InputHandler::typed("module::IDENT", |unit, msg| async move {
+///             let arg0 = extract::<T0>(&unit, &msg)?;   // Err(Rejected): logged, not called
+///             Ok(IDENT(arg0, …).await)
+///         }),                                           // `typed_blocking` for a plain `fn`
 ///     };
 ///     ::pepeunit::__private::main_has_mqtt::<crate::__pepeunit_main>()
 /// };
@@ -136,14 +177,21 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Example
 /// ```no_run
-/// use pepeunit::client::PepeunitClient;
-/// use pepeunit::runtime::Message;
+/// use pepeunit::prelude::*;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Reading {
+///     celsius: f64,
+/// }
 ///
 /// #[pepeunit::input("input/pepeunit")]
-/// async fn on_value(unit: PepeunitClient, msg: Message) -> pepeunit::Result<()> {
-///     let value: i64 = msg.text()?.trim().parse().unwrap_or_default();
+/// fn on_value(unit: PepeunitClient, value: f64) {
 ///     unit.logger().info(format!("got {value}"));
-///     Ok(())
+/// }
+///
+/// #[pepeunit::input("input/pepeunit")]
+/// async fn on_reading(unit: PepeunitClient, Json(reading): Json<Reading>, topic: Topic) {
+///     unit.logger().info(format!("{} °C from {topic}", reading.celsius));
 /// }
 ///
 /// #[pepeunit::main(mqtt)]
@@ -153,49 +201,73 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let schema = SchemaExample::load();
-    handler::expand(
-        handler::Kind::Input,
-        attr.into(),
-        item.into(),
-        FEATURES,
-        schema,
-    )
-    .into()
+    input::expand(attr.into(), item.into(), FEATURES, SchemaExample::load()).into()
 }
 
-/// Runs a function once per main-cycle tick (`MqttConfig::cycle_interval`, 100 ms by default).
+/// Declares what the unit produces: a function run on a period whose return value is published to
+/// one `output_topic` name — or, plainly, a function run once per main-cycle tick.
 ///
 /// # Grammar
 /// ```text
-/// #[pepeunit::output]
-/// [async] fn IDENT(PAT: PepeunitClient) [-> () | -> Result<(), E: Display>] { … }
+/// #[pepeunit::output("NAME", every = PERIOD)]    PERIOD := "ENV_VARIABLE" | DURATION ("5s", "250ms", "1.5s", "2m", "1h")
+/// #[pepeunit::output("NAME")]                    published every tick
+/// #[pepeunit::output(every = PERIOD)]            run on the period, nothing published
+/// #[pepeunit::output]                            run every tick, nothing published
+/// [async] fn IDENT([PAT: PepeunitClient]) [-> T] { … }
 /// ```
 ///
 /// # Semantics
-/// Every output function of the binary runs on each tick, one after the other, sorted by path; an
-/// `async fn` on the runtime, a plain `fn` on a blocking thread. Errors and panics are logged as for
-/// [`macro@input`] and the cycle goes on. Needs the `mqtt` feature and `#[pepeunit::main(mqtt)]`.
+/// With a `NAME`, the value returned is published to every topic of `output_topic[NAME]` through
+/// `pepeunit::IntoPayload`: a number or `bool` as its text, `String`/`&'static str`, `Json<T>`
+/// (`T: Serialize`), `Vec<u8>`/`Bytes` as they are, `Option<T>` (`None`: nothing this time),
+/// `Result<T, E: Display>` (`Err`: logged as the function's error, nothing published), or a type of
+/// your own implementing the trait. Without a name the function returns `()` or `Result<(), E>`.
+///
+/// `every = "DELAY_PUB_MSG"` runs it every that many seconds of env.json's variable (a number;
+/// fractions allowed), read again when env.json is reloaded, so an `env_update` changes the period
+/// of the running unit; `every = "5s"` is a fixed period. Periods are kept on the monotonic clock
+/// without drift; a run that comes late is not followed by catch-up runs, and a run still going
+/// when the next is due makes that one skipped. Each scheduled function runs on its own task: a
+/// slow one delays neither the others nor the inputs. Without `every` the function runs once per
+/// tick (`cycle` of [`macro@main`], 100 ms by default), after the other per-tick functions, sorted
+/// by path. An `async fn` runs on the runtime, a plain `fn` on a blocking thread; errors and panics
+/// are logged as for [`macro@input`].
+///
+/// Compile errors: a return type that cannot be published (on that type); a function that returns
+/// a value but names no output; more than one argument, or one that is not `PepeunitClient`; a
+/// malformed duration; an unknown or repeated option; no `#[pepeunit::main(mqtt)]` at the crate
+/// root or no `mqtt` feature; and with the crate's example files, a `NAME` that
+/// `schema_example.json` does not list in `output_topic`, an `every` variable that
+/// `env_example.json` does not define or whose example value is not a number.
 ///
 /// # Expansion
 /// ```text
-/// fn IDENT(..) { … }                       // unchanged
+/// fn IDENT(..) -> T { … }                  // unchanged
 /// const _: () = {
 ///     #[distributed_slice(::pepeunit::__private::OUTPUTS)]
 ///     static ENTRY: OutputEntry = OutputEntry {
-///         handler: || Handler::new /* or ::blocking */ ("module::IDENT", |unit, ()| IDENT(unit)),
-///     };
+///         period: Some(Period::EnvSeconds(Cow::Borrowed("DELAY_PUB_MSG"))),   // None: every tick
+///         handler: || OutputHandler::publishing("module::IDENT", "NAME", |unit| IDENT(unit)),
+///     };   // `publishing_blocking` for a plain `fn`; without a name `OutputHandler::new`/`blocking`
 ///     ::pepeunit::__private::main_has_mqtt::<crate::__pepeunit_main>()
 /// };
 /// ```
 ///
 /// # Example
 /// ```no_run
-/// use pepeunit::client::PepeunitClient;
+/// use pepeunit::prelude::*;
 ///
-/// #[pepeunit::output]
-/// async fn publish(unit: PepeunitClient) -> pepeunit::Result<()> {
-///     unit.publish_to_topics("output/pepeunit", "1").await
+/// #[pepeunit::output("output/pepeunit", every = "5s")]
+/// fn temperature() -> Option<f64> {
+///     std::fs::read_to_string("/sys/class/thermal/thermal_zone0/temp")
+///         .ok()
+///         .and_then(|text| text.trim().parse::<f64>().ok())
+///         .map(|millidegrees| millidegrees / 1000.0)
+/// }
+///
+/// #[pepeunit::output(every = "1m")]
+/// async fn heartbeat(unit: PepeunitClient) {
+///     unit.logger().debug("alive");
 /// }
 ///
 /// #[pepeunit::main(mqtt)]
@@ -205,15 +277,8 @@ pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn output(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let schema = Ok(None);
-    handler::expand(
-        handler::Kind::Output,
-        attr.into(),
-        item.into(),
-        FEATURES,
-        schema,
-    )
-    .into()
+    let (schema, env) = (SchemaExample::load(), EnvExample::load());
+    output::expand(attr.into(), item.into(), FEATURES, schema, env).into()
 }
 
 /// What trybuild cannot reach: the UI tests' `pepeunit` has both features, so the errors of a
@@ -241,14 +306,7 @@ mod tests {
 
     fn output(features: Features) -> String {
         let item = "async fn tick(unit: PepeunitClient) {}".parse().unwrap();
-        handler::expand(
-            handler::Kind::Output,
-            TokenStream2::new(),
-            item,
-            features,
-            Ok(None),
-        )
-        .to_string()
+        output::expand(TokenStream2::new(), item, features, Ok(None), Ok(None)).to_string()
     }
 
     #[test]

@@ -1,15 +1,19 @@
-//! `#[pepeunit::main(flags)]`.
+//! `#[pepeunit::main(FLAGS, OPTIONS)]`: parse the arguments into a [`MainConfig`], check it against
+//! the library's features and the crate's example files, then generate `fn main()`.
+
+use std::time::Duration;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::parse::Parser;
-use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Ident, ItemFn, ReturnType, Token, Visibility};
+use syn::{Ident, LitStr, Visibility};
 
+use crate::args::{self, Arg};
 use crate::errors::Errors;
 use crate::examples::{EnvExample, SchemaExample};
-use crate::{Features, signature};
+use crate::item::UnitFn;
+use crate::paths::Item;
+use crate::{Features, handler, signature};
 
 /// The platform commands the REST layer runs.
 const REST_COMMANDS: [&str; 3] = [
@@ -17,6 +21,274 @@ const REST_COMMANDS: [&str; 3] = [
     "env_update/pepeunit",
     "schema_update/pepeunit",
 ];
+
+/// The restart modes `restart = "…"` names, and the `RestartMode` variant of each.
+const RESTART_MODES: [(&str, &str); 4] = [
+    ("exec", "ExecInPlace"),
+    ("spawn", "SpawnAndExit"),
+    ("reload", "ReloadOnly"),
+    ("none", "None"),
+];
+
+/// What the attribute says. Each option has one default: no `restart` is `"exec"`, no `cycle`
+/// is `"100ms"`, the files are `env.json`, `schema.json` and `log.json` in the current directory.
+#[derive(Default)]
+pub(crate) struct MainConfig {
+    mqtt: Option<Ident>,
+    rest: Option<Ident>,
+    /// The `RestartMode` variant.
+    restart: Option<(LitStr, &'static str)>,
+    cycle: Option<(LitStr, Duration)>,
+    env: Option<LitStr>,
+    schema: Option<LitStr>,
+    log: Option<LitStr>,
+    /// The arguments could not all be read: `#[input]`/`#[output]` must then not report a missing
+    /// `mqtt` flag that may only be misspelt.
+    unreadable: bool,
+}
+
+impl MainConfig {
+    /// Reads every flag and option, reporting each problem; a flag written as an option
+    /// (`mqtt = true`) still counts as given.
+    fn parse(attr: TokenStream, errors: &mut Errors) -> MainConfig {
+        let mut config = MainConfig::default();
+        let Some(args) = errors.ok(args::parse(attr)) else {
+            config.unreadable = true;
+            return config;
+        };
+        for arg in args {
+            match arg {
+                Arg::Flag(flag) => config.flag(flag, errors),
+                Arg::Option { key, value } if key == "mqtt" || key == "rest" => {
+                    errors.at(
+                        &value,
+                        format!("`{key}` is a flag: write `{key}`, not `{key} = …`"),
+                    );
+                    config.flag(key, errors);
+                }
+                Arg::Option { key, value } => config.option(key, value, errors),
+                Arg::Name(name) => {
+                    config.unreadable = true;
+                    errors.at(&name, "`#[pepeunit::main]` takes flags and options, e.g. `#[pepeunit::main(mqtt, rest, restart = \"exec\")]`");
+                }
+            }
+        }
+        config
+    }
+
+    fn flag(&mut self, flag: Ident, errors: &mut Errors) {
+        let slot = match flag.to_string().as_str() {
+            "mqtt" => &mut self.mqtt,
+            "rest" => &mut self.rest,
+            _ => {
+                self.unreadable = true;
+                errors.at(
+                    &flag,
+                    format!("unknown flag `{flag}`: expected `mqtt`, `rest` or an option (`restart`, `cycle`, `env`, `schema`, `log`)"),
+                );
+                return;
+            }
+        };
+        if slot.is_some() {
+            errors.at(&flag, format!("`{flag}` is given twice"));
+        }
+        *slot = Some(flag);
+    }
+
+    fn option(&mut self, key: Ident, value: syn::Expr, errors: &mut Errors) {
+        let form = match key.to_string().as_str() {
+            "restart" => "\"exec\" | \"spawn\" | \"reload\" | \"none\"",
+            "cycle" => "\"100ms\"",
+            "env" => "\"env.json\"",
+            "schema" => "\"schema.json\"",
+            "log" => "\"log.json\"",
+            _ => {
+                errors.at(
+                    &key,
+                    format!("unknown option `{key}`: expected `restart`, `cycle`, `env`, `schema` or `log`"),
+                );
+                return;
+            }
+        };
+        let Some(text) = errors.ok(args::string_value(&key, value, form)) else {
+            return;
+        };
+        let given_twice = match key.to_string().as_str() {
+            "restart" => {
+                let mode = RESTART_MODES.iter().find(|(name, _)| *name == text.value());
+                let Some((_, variant)) = mode else {
+                    errors.at(
+                        &text,
+                        format!("unknown restart mode `{}`: expected {form}", text.value()),
+                    );
+                    return;
+                };
+                self.restart.replace((text, variant)).is_some()
+            }
+            "cycle" => match args::duration(&text.value()) {
+                Ok(cycle) => self.cycle.replace((text, cycle)).is_some(),
+                Err(e) => {
+                    errors.at(&text, e);
+                    return;
+                }
+            },
+            "env" => self.env.replace(text).is_some(),
+            "schema" => self.schema.replace(text).is_some(),
+            _ => self.log.replace(text).is_some(),
+        };
+        if given_twice {
+            errors.at(&key, format!("`{key}` is given twice"));
+        }
+    }
+
+    /// The library's features, and the combinations that cannot work: `restart` without `rest`
+    /// (updates come over REST), `cycle` without `mqtt`, REST commands in schema_example.json
+    /// without `rest`.
+    fn check(
+        &self,
+        attr_span: Span,
+        features: Features,
+        schema: &Option<SchemaExample>,
+        errors: &mut Errors,
+    ) {
+        for (flag, feature_on) in [(&self.mqtt, features.mqtt), (&self.rest, features.rest)] {
+            if let Some(flag) = flag
+                && !feature_on
+            {
+                errors.at(
+                    flag,
+                    format!(
+                        "the `{flag}` flag needs the `{flag}` feature of pepeunit: \
+                         add `features = [\"{flag}\"]` to the `pepeunit` dependency"
+                    ),
+                );
+            }
+        }
+        if !features.mqtt && !features.rest && self.mqtt.is_none() && self.rest.is_none() {
+            errors.at_attribute(
+                "`#[pepeunit::main]` runs on tokio, which comes with the `mqtt` or `rest` feature: \
+                 add one to the `pepeunit` dependency",
+            );
+        }
+        if let (Some((text, _)), None) = (&self.restart, &self.rest) {
+            errors.at(
+                text,
+                "`restart` sets how the unit restarts after an update, and updates need the `rest` flag: add `rest`",
+            );
+        }
+        if let (Some((text, _)), None) = (&self.cycle, &self.mqtt) {
+            errors.at(
+                text,
+                "`cycle` is the tick of the MQTT main cycle: add the `mqtt` flag",
+            );
+        }
+        if let (Some(schema), None) = (schema, &self.rest) {
+            let listed: Vec<&str> = REST_COMMANDS
+                .into_iter()
+                .filter(|c| schema.input_base_topic.iter().any(|t| t == c))
+                .collect();
+            if !listed.is_empty() {
+                let which = if listed.len() == 1 {
+                    "that command"
+                } else {
+                    "those commands"
+                };
+                errors.push(syn::Error::new(
+                    attr_span,
+                    format!(
+                        "schema_example.json lists `{}` in input_base_topic: add the `rest` flag, which runs {which}",
+                        listed.join("`, `")
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// `__pepeunit_main`, the flags `#[input]`/`#[output]` check: with unreadable arguments it
+    /// claims `mqtt`, so that a typo in `main` is reported once, on `main`.
+    fn flags_type(&self) -> TokenStream {
+        let mqtt = self.mqtt.is_some() || self.unreadable;
+        let flags = Item::MainFlags.path();
+        quote! {
+            /// The flags of `#[pepeunit::main]`, checked by `#[pepeunit::input]` and `#[pepeunit::output]`.
+            #[doc(hidden)]
+            #[allow(non_camel_case_types)]
+            type __pepeunit_main = #flags<#mqtt>;
+        }
+    }
+
+    /// `RunOptions { … }` for `run`.
+    fn run_options(&self) -> TokenStream {
+        let (mqtt, rest) = (self.mqtt.is_some(), self.rest.is_some());
+        let restart = match &self.restart {
+            Some((_, variant)) => {
+                let (mode, variant) = (Item::RestartMode.path(), format_ident!("{variant}"));
+                quote!(::core::option::Option::Some(#mode::#variant))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let cycle = match &self.cycle {
+            Some((_, cycle)) => {
+                let (duration, nanos) = (Item::Duration.path(), cycle.as_nanos() as u64);
+                quote!(::core::option::Option::Some(#duration::from_nanos(#nanos)))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let file = |given: &Option<LitStr>, var: &str, default: &str| {
+            let unit_file = Item::UnitFile.path();
+            let path = given
+                .as_ref()
+                .map_or_else(|| default.to_owned(), LitStr::value);
+            quote!(#unit_file(#var, #path))
+        };
+        let env = file(&self.env, "PEPEUNIT_ENV", "env.json");
+        let schema = file(&self.schema, "PEPEUNIT_SCHEMA", "schema.json");
+        let log = file(&self.log, "PEPEUNIT_LOG", "log.json");
+        let options = Item::RunOptions.path();
+        quote! {
+            #options { mqtt: #mqtt, rest: #rest, restart: #restart, cycle: #cycle, env: #env, schema: #schema, log: #log }
+        }
+    }
+
+    /// `fn main()` with the user's function inside it as the setup, and (given the type of its
+    /// argument's type, i.e. when nothing is wrong) the code that runs the program. Without it, rustc sees
+    /// a plain `fn main()` and adds no follow-up errors ("`main` is not allowed to be `async`").
+    fn build(&self, mut function: UnitFn, unit_type: Option<Span>) -> TokenStream {
+        // The user's function, renamed, goes inside the generated one; its attributes and
+        // visibility go on the generated one.
+        let attrs = std::mem::take(&mut function.attrs);
+        let vis = std::mem::replace(&mut function.vis, Visibility::Inherited);
+        let setup = format_ident!("__pepeunit_setup", span = function.sig.ident.span());
+        let name = std::mem::replace(&mut function.sig.ident, setup.clone());
+        let returns = signature::return_span(&function.sig);
+        let run = unit_type.map(|unit_type| {
+            // Type errors land on the user's own argument and return types.
+            let unit = quote_spanned!(unit_type=> unit);
+            let (client, run, options) = (
+                Item::Client.path(),
+                Item::Run.spanned(returns),
+                self.run_options(),
+            );
+            quote! {
+                // The closure carries the spans that put type errors on the user's types.
+                #[allow(clippy::redundant_closure)]
+                let setup = |unit: #client| #setup(#unit);
+                if let ::core::result::Result::Err(error) = #run(#options, setup) {
+                    ::std::eprintln!("error: {error}");
+                    ::std::process::exit(1);
+                }
+            }
+        });
+        quote! {
+            #(#attrs)*
+            #vis fn #name() {
+                #[allow(dead_code)]
+                #function
+                #run
+            }
+        }
+    }
+}
 
 /// The generated `fn main()` (see the attribute's docs), or the item and every error found.
 pub(crate) fn expand(
@@ -27,144 +299,51 @@ pub(crate) fn expand(
     env: syn::Result<Option<EnvExample>>,
 ) -> TokenStream {
     let mut errors = Errors::default();
-    let (mqtt, rest) = flags(attr.clone(), features, &mut errors);
-    let schema = errors.ok(schema).flatten();
-    let env = errors.ok(env).flatten();
-    if attr.is_empty() && !features.mqtt && !features.rest {
-        errors.at_attribute(
-            "`#[pepeunit::main]` runs on tokio, which comes with the `mqtt` or `rest` feature: \
-             add one to the `pepeunit` dependency",
-        );
-    }
-    if let Some(schema) = &schema
-        && !rest
-    {
-        check_rest_commands(schema, &attr, &mut errors);
-    }
-    let function = match syn::parse2::<ItemFn>(item.clone()) {
-        Ok(function) => function,
-        Err(_) => {
-            errors.at(&item, "`#[pepeunit::main]` applies to an `async fn`");
-            return errors.finish(item);
-        }
-    };
-    let sig = &function.sig;
-    if sig.asyncness.is_none() {
-        errors.push(syn::Error::new(
-            sig.fn_token.span,
-            "`#[pepeunit::main]` needs an `async fn`",
-        ));
-    }
-    let types = signature::check(sig, "main", &["unit: PepeunitClient"], &mut errors);
-    // Type errors land on the user's own argument and return types.
-    let arg = types.first().map(|ty| quote_spanned!(ty.span()=> unit));
-    let result_span = match &sig.output {
-        ReturnType::Type(_, ty) => ty.span(),
-        ReturnType::Default => sig.ident.span(),
-    };
-    // The user's function, renamed, goes inside the generated one; its attributes and visibility
-    // go on the generated one.
-    let mut function = function;
-    let attrs = std::mem::take(&mut function.attrs);
-    let vis = std::mem::replace(&mut function.vis, Visibility::Inherited);
-    let setup = format_ident!("__pepeunit_setup", span = function.sig.ident.span());
-    let name = std::mem::replace(&mut function.sig.ident, setup.clone());
-    // With errors, the function is kept (inside a plain `fn main()`) so that rustc adds no
-    // follow-up errors ("`main` is not allowed to be `async`").
-    let run = match (errors.is_empty(), arg) {
-        (true, Some(arg)) => quote_spanned! {result_span=>
-            // The closure carries the spans that put type errors on the user's types.
-            #[allow(clippy::redundant_closure)]
-            let setup = |unit: ::pepeunit::client::PepeunitClient| #setup(#arg);
-            if let ::core::result::Result::Err(error) = ::pepeunit::__private::run(#mqtt, #rest, setup) {
-                ::std::eprintln!("error: {error}");
-                ::std::process::exit(1);
-            }
-        },
-        _ => quote!(),
-    };
-    let tracked = schema.map(|s| s.track());
-    let env_accessors = env.map(|e| e.accessors());
-    errors.finish(quote! {
-        #(#attrs)*
-        #vis fn #name() {
-            #[allow(dead_code)]
-            #function
-            #run
-        }
-
-        /// The flags of `#[pepeunit::main]`, checked by `#[pepeunit::input]` and `#[pepeunit::output]`.
-        #[doc(hidden)]
-        #[allow(non_camel_case_types)]
-        type __pepeunit_main = ::pepeunit::__private::MainFlags<#mqtt>;
-
-        #tracked
-        #env_accessors
-    })
-}
-
-/// An error, on the flags, for each command of schema_example.json's `input_base_topic` that only
-/// the REST layer runs (called when the `rest` flag is missing).
-fn check_rest_commands(schema: &SchemaExample, attr: &TokenStream, errors: &mut Errors) {
-    let listed: Vec<&str> = REST_COMMANDS
-        .into_iter()
-        .filter(|c| schema.input_base_topic.iter().any(|t| t == c))
-        .collect();
-    if listed.is_empty() {
-        return;
-    }
-    let span = attr
+    let attr_span = attr
         .clone()
         .into_iter()
         .next()
         .map_or(Span::call_site(), |t| t.span());
-    let which = match listed.len() {
-        1 => "that command",
-        _ => "those commands",
+    let config = MainConfig::parse(attr, &mut errors);
+    let schema = errors.ok(schema).flatten();
+    let env = errors.ok(env).flatten();
+    config.check(attr_span, features, &schema, &mut errors);
+    let tracked = schema.map(|s| s.track());
+    let accessors = env.map(|e| e.accessors());
+    let generated = quote! {
+        #tracked
+        #accessors
     };
-    errors.push(syn::Error::new(
-        span,
-        format!(
-            "schema_example.json lists `{}` in input_base_topic: add the `rest` flag, which runs {which}",
-            listed.join("`, `")
-        ),
-    ));
-}
-
-/// Parses `mqtt, rest`: each flag known, given once, and its feature on.
-fn flags(attr: TokenStream, features: Features, errors: &mut Errors) -> (bool, bool) {
-    let idents = match Punctuated::<Ident, Token![,]>::parse_terminated.parse2(attr) {
-        Ok(idents) => idents,
-        Err(e) => {
-            errors.push(e);
-            return (false, false);
-        }
+    let flags = config.flags_type();
+    let Some(function) = handler::parse_item(item.clone(), "main", &mut errors) else {
+        return errors.finish(quote!(#item #flags #generated));
     };
-    let (mut mqtt, mut rest) = (false, false);
-    for ident in idents {
-        let (seen, feature_on) = match ident.to_string().as_str() {
-            "mqtt" => (&mut mqtt, features.mqtt),
-            "rest" => (&mut rest, features.rest),
-            _ => {
-                errors.at(
-                    &ident,
-                    format!("unknown flag `{ident}`: expected `mqtt` or `rest`"),
-                );
-                continue;
-            }
-        };
-        if *seen {
-            errors.at(&ident, format!("`{ident}` is given twice"));
-        } else if !feature_on {
-            errors.at(
-                &ident,
-                format!(
-                    "the `{ident}` flag needs the `{ident}` feature of pepeunit: \
-                     add `features = [\"{ident}\"]` to the `pepeunit` dependency"
-                ),
-            );
-        }
-        *seen = true;
+    let sig = &function.sig;
+    if sig.asyncness.is_none() {
+        errors.at(&sig.fn_token, "`#[pepeunit::main]` needs an `async fn`");
     }
-    (mqtt, rest)
+    let types = signature::arguments(sig, "main", &mut errors);
+    if sig.inputs.len() != 1 {
+        let span = match sig.inputs.is_empty() {
+            true => sig.paren_token.span.join(),
+            false => sig.inputs.span(),
+        };
+        errors.push(syn::Error::new(
+            span,
+            format!(
+                "`#[pepeunit::main]` takes `(unit: PepeunitClient)`, found {} arguments",
+                sig.inputs.len()
+            ),
+        ));
+    }
+    let unit_type = types
+        .first()
+        .map(|ty| ty.span())
+        .filter(|_| errors.is_empty());
+    let main = config.build(function, unit_type);
+    errors.finish(quote! {
+        #main
+        #flags
+        #generated
+    })
 }

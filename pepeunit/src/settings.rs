@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -376,6 +376,12 @@ pub(crate) fn kind(value: &Value) -> &'static str {
 }
 
 /// `value` as a `T`, else its string read as a number/bool, else its number/bool read as text.
+/// Reads `text` (trimmed) as a number or bool `T` by the rules of [`Env::get`]: a JSON number, bool or
+/// numeric string. Message payloads use the same rules as env values.
+pub(crate) fn read_text_as<T: DeserializeOwned>(text: &str) -> Option<T> {
+    read_as(&serde_json::from_str::<Value>(text.trim()).ok()?)
+}
+
 fn read_as<T: DeserializeOwned>(value: &Value) -> Option<T> {
     if let Ok(typed) = T::deserialize(value) {
         return Some(typed);
@@ -392,7 +398,7 @@ fn read_as<T: DeserializeOwned>(value: &Value) -> Option<T> {
 }
 
 /// `T`'s name without module paths (`Vec<String>`, not `alloc::vec::Vec<alloc::string::String>`).
-fn short_type_name<T>() -> String {
+pub(crate) fn short_type_name<T>() -> String {
     let full = std::any::type_name::<T>();
     let mut short = String::with_capacity(full.len());
     let mut path = String::new();
@@ -415,7 +421,11 @@ pub(crate) struct FileBacked<T> {
     path: PathBuf,
     parse: fn(&str, &str) -> Result<T>,
     current: RwLock<Arc<T>>,
+    /// Called after every swap (see [`Settings::on_change`]).
+    watchers: Mutex<Vec<Watcher>>,
 }
+
+type Watcher = Box<dyn Fn() + Send + Sync>;
 
 impl<T> FileBacked<T> {
     /// Reads and parses `path`.
@@ -430,6 +440,7 @@ impl<T> FileBacked<T> {
             path,
             parse,
             current: RwLock::new(Arc::new(value)),
+            watchers: Mutex::new(Vec::new()),
         }
     }
 
@@ -451,6 +462,21 @@ impl<T> FileBacked<T> {
 
     pub(crate) fn replace(&self, value: T) {
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(value);
+        for watcher in self
+            .watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            watcher();
+        }
+    }
+
+    pub(crate) fn on_change(&self, watcher: Watcher) {
+        self.watchers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(watcher);
     }
 }
 
@@ -505,6 +531,13 @@ impl Settings {
     /// Puts `env` in force (e.g. one downloaded from the backend).
     pub fn replace(&self, env: Env) {
         self.0.replace(env)
+    }
+
+    /// Calls `f` after every change of the env in force (a reload or a [`Settings::replace`]), on
+    /// the thread that made it: keep it short (e.g. wake a task). The main cycle uses it to re-read
+    /// periods taken from env variables.
+    pub fn on_change(&self, f: impl Fn() + Send + Sync + 'static) {
+        self.0.on_change(Box::new(f))
     }
 
     /// The unit uuid of the current env's token.

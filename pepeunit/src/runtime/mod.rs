@@ -15,32 +15,38 @@
 //! reach the process's panic hook (by default a line on stderr) before they are caught.
 
 mod commands;
+mod cycle;
+mod declared;
 mod dispatch;
+pub mod extract;
 mod handler;
 pub mod log_sync;
+pub mod payload;
 pub(crate) mod registry;
+mod schedule;
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, Once, RwLock};
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::runtime::Handle;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
 
+pub use bytes::Bytes;
 #[cfg(feature = "rest")]
 pub(crate) use commands::reload_then_restart;
 pub use commands::{AfterCommand, PlatformCommand, PlatformCommands};
+pub use declared::{Outputs, Period, ScheduledOutput};
+pub use extract::{FromMessage, Json, Rejected, Topic};
 pub use handler::{Handler, HandlerOutput, InputHandler, Message, Outcome, OutputHandler};
+pub use payload::IntoPayload;
 
 use crate::client::{ClientBuilder, PepeunitClient};
 use crate::error::{Error, Result};
 use crate::logger::LogEntry;
 use crate::mqtt::{MqttConfig, MqttTransport, RumqttcTransport};
 use dispatch::{Worker, Workers};
-use handler::report;
 
 /// Log entries waiting to be published; beyond that they stay in log.json only.
 const LOG_QUEUE: usize = 1024;
@@ -101,6 +107,8 @@ impl MqttSetup {
             live: Mutex::new(None),
             connected: Arc::new(watch::Sender::new(false)),
             stop: watch::Sender::new(false),
+            settings_changed: Arc::new(Notify::new()),
+            watching_settings: Once::new(),
         }))
     }
 }
@@ -116,6 +124,9 @@ pub(crate) struct MqttRuntime {
     live: Mutex<Option<Live>>,
     connected: Arc<watch::Sender<bool>>,
     stop: watch::Sender<bool>,
+    /// Woken by every change of the env in force (the main cycle re-reads its periods).
+    settings_changed: Arc<Notify>,
+    watching_settings: Once,
 }
 
 /// What exists between start and shutdown.
@@ -221,16 +232,8 @@ impl MqttRuntime {
         let _ = client.logger().flush();
     }
 
-    /// Publishes the state when connected and due: right after the first connect, then every
-    /// `PU_STATE_SEND_INTERVAL` (monotonic clock).
-    async fn send_state_if_due(&self, client: &PepeunitClient, last: &mut Option<Instant>) {
-        if !*self.connected.borrow() {
-            return;
-        }
-        let interval = Duration::from_secs(client.settings().current().state_send_interval);
-        if last.is_some_and(|at| at.elapsed() < interval + STATE_MARGIN) {
-            return;
-        }
+    /// Publishes the state (PROTOCOL §6) on `state/pepeunit`.
+    async fn send_state(&self, client: &PepeunitClient) {
         let Some(topics) = client
             .schema()
             .current()
@@ -240,13 +243,21 @@ impl MqttRuntime {
         else {
             return;
         };
-        *last = Some(Instant::now());
         let state = Bytes::from(client.get_system_state().to_json());
         for topic in topics {
             if let Err(e) = self.publish(topic, state.clone()).await {
                 client.logger().error(format!("State not sent: {e}"));
             }
         }
+    }
+
+    /// What wakes the main cycle when the env in force changes (the watch is set up once).
+    fn watch_settings(&self, client: &PepeunitClient) -> Arc<Notify> {
+        self.watching_settings.call_once(|| {
+            let changed = self.settings_changed.clone();
+            client.settings().on_change(move || changed.notify_one());
+        });
+        self.settings_changed.clone()
     }
 }
 
@@ -444,30 +455,21 @@ impl PepeunitClient {
     /// [`run_main_cycle`](Self::run_main_cycle) with an output handler built by [`Handler::new`] or
     /// [`Handler::blocking`].
     pub async fn run_main_cycle_with(&self, output: OutputHandler) -> Result<()> {
+        self.run_main_cycle_with_outputs(Outputs::new().every_tick(output))
+            .await
+    }
+
+    /// The main cycle with [`Outputs`]: per-tick handlers every cycle interval, scheduled ones on
+    /// their periods (periods from env variables re-read whenever env.json changes). With no per-tick
+    /// handler the cycle sleeps until the next scheduled output, state message or command.
+    pub async fn run_main_cycle_with_outputs(&self, outputs: Outputs) -> Result<()> {
         let runtime = self.mqtt_runtime()?;
-        runtime.stop.send_replace(false);
-        let mut stop = runtime.stop.subscribe();
-        let mut signals = Signals::new(runtime.config.handle_signals)?;
-        runtime.ensure_started(self).await?;
-        let mut ticks = tokio::time::interval(runtime.config.cycle_interval);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut last_state = None;
-        loop {
-            tokio::select! {
-                biased;
-                _ = stop.wait_for(|stop| *stop) => break,
-                signal = signals.recv() => {
-                    self.logger().info(format!("{signal} received: stopping the main cycle"));
-                    break;
-                }
-                _ = ticks.tick() => {}
-            }
-            runtime.send_state_if_due(self, &mut last_state).await;
-            report(self, output.name(), output.call(self.clone(), ()).await);
+        let outcome = cycle::run(self, &runtime, outputs).await;
+        if outcome.is_ok() {
+            self.logger().info("Main cycle stopped");
         }
-        self.logger().info("Main cycle stopped");
         runtime.shutdown(self).await;
-        Ok(())
+        outcome
     }
 
     /// Ends the running main cycle after its current tick (callable from any handler or thread).

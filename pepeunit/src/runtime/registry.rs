@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::declared::{Outputs, Period};
 use super::handler::report;
 use super::{InputHandler, Message, OutputHandler};
 use crate::client::PepeunitClient;
@@ -22,6 +23,8 @@ pub struct InputEntry {
 
 /// A function registered by `#[pepeunit::output]`.
 pub struct OutputEntry {
+    /// Its period; `None`: once per main-cycle tick.
+    pub period: Option<Period>,
     /// Builds its handler.
     pub handler: fn() -> OutputHandler,
 }
@@ -64,18 +67,18 @@ pub fn register_inputs(client: &PepeunitClient) -> Result<()> {
     ))
 }
 
-/// The output function running every registered `#[pepeunit::output]` function in turn.
-pub fn outputs() -> OutputHandler {
-    let mut outputs: Vec<OutputHandler> = OUTPUTS.iter().map(|entry| (entry.handler)()).collect();
-    outputs.sort_by(|a, b| a.name().cmp(b.name()));
-    let outputs = Arc::new(outputs);
-    OutputHandler::new("pepeunit::output", move |client, ()| {
-        let outputs = outputs.clone();
-        async move {
-            for handler in outputs.iter() {
-                let outcome = handler.call(client.clone(), ()).await;
-                report(&client, handler.name(), outcome);
-            }
-        }
-    })
+/// The registered `#[pepeunit::output]` functions, sorted by name: the scheduled ones each on its
+/// period, the per-tick ones in turn on each tick.
+pub fn outputs() -> Outputs {
+    let mut entries: Vec<(Option<Period>, OutputHandler)> = OUTPUTS
+        .iter()
+        .map(|entry| (entry.period.clone(), (entry.handler)()))
+        .collect();
+    entries.sort_by(|a, b| a.1.name().cmp(b.1.name()));
+    entries
+        .into_iter()
+        .fold(Outputs::new(), |outputs, (period, handler)| match period {
+            Some(period) => outputs.every(period, handler),
+            None => outputs.every_tick(handler),
+        })
 }

@@ -1,0 +1,121 @@
+//! `#[pepeunit::input("NAME")]`: parse the name, check it, generate the typed handler.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{LitStr, Type};
+
+use crate::errors::Errors;
+use crate::examples::SchemaExample;
+use crate::item::UnitFn;
+use crate::paths::Item;
+use crate::{Features, handler, signature};
+
+/// What the attribute says.
+pub(crate) struct InputConfig {
+    /// The `input_topic` name.
+    name: LitStr,
+}
+
+impl InputConfig {
+    /// `"NAME"`, or `None` with an error.
+    fn parse(attr: TokenStream, errors: &mut Errors) -> Option<InputConfig> {
+        match syn::parse2::<LitStr>(attr.clone()) {
+            Ok(name) if !name.value().is_empty() => Some(InputConfig { name }),
+            _ => {
+                let message = "`#[pepeunit::input]` takes the input_topic name: \
+                               `#[pepeunit::input(\"input/pepeunit\")]`";
+                match attr.is_empty() {
+                    true => errors.at_attribute(message),
+                    false => errors.at(&attr, message),
+                }
+                None
+            }
+        }
+    }
+
+    /// The name must be an `input_topic` of schema_example.json, when the crate has one.
+    fn check(&self, schema: &Option<SchemaExample>, errors: &mut Errors) {
+        if let Some(schema) = schema {
+            schema.check_name("input_topic", &schema.input_topic, &self.name, errors);
+        }
+    }
+
+    /// The function and a row whose handler makes each argument from the message (`extract`) and
+    /// calls the function; a message an argument cannot be made from is logged and skipped.
+    fn build(&self, function: &UnitFn, types: &[&Type]) -> TokenStream {
+        let sig = &function.sig;
+        let ident = &sig.ident;
+        let args: Vec<_> = (0..types.len())
+            .map(|i| format_ident!("__pepeunit_arg{i}"))
+            .collect();
+        // Each `extract::<T>` is spanned on the user's `T`: "not an extractor" lands there.
+        let extracts = types.iter().zip(&args).map(|(ty, arg)| {
+            let extract = Item::Extract.spanned(ty.span());
+            quote_spanned!(ty.span()=> let #arg = #extract::<#ty>(&_unit, &_msg)?;)
+        });
+        let ok = {
+            let rejected = Item::Rejected.path();
+            quote!(::core::result::Result::<_, #rejected>::Ok)
+        };
+        let (client, message, rejected) = (
+            Item::Client.path(),
+            Item::Message.path(),
+            Item::Rejected.path(),
+        );
+        // The constructor carries the return type's span: "must return `()` or `Result`" lands there.
+        let returns = signature::return_span(sig);
+        let log_name = handler::log_name(function);
+        let handler = match sig.asyncness {
+            Some(_) => {
+                let typed = quote_spanned!(returns=> typed);
+                quote! {
+                    #typed(#log_name, |_unit: #client, _msg: #message| async move {
+                        #(#extracts)*
+                        #ok(#ident(#(#args),*).await)
+                    })
+                }
+            }
+            None => {
+                let typed = quote_spanned!(returns=> typed_blocking);
+                quote! {
+                    #typed(#log_name, |_unit: #client, _msg: #message|
+                        -> ::core::result::Result<_, #rejected> {
+                        #(#extracts)*
+                        #ok(#ident(#(#args),*))
+                    })
+                }
+            }
+        };
+        let (input_handler, name) = (Item::InputHandler.spanned(returns), &self.name);
+        let fields = quote! {
+            topic_name: #name,
+            handler: || #input_handler::#handler,
+        };
+        handler::register(function, Item::Inputs, Item::InputEntry, fields)
+    }
+}
+
+/// The function unchanged plus its row, or the item and every error found.
+pub(crate) fn expand(
+    attr: TokenStream,
+    item: TokenStream,
+    features: Features,
+    schema: syn::Result<Option<SchemaExample>>,
+) -> TokenStream {
+    let mut errors = Errors::default();
+    let config = InputConfig::parse(attr, &mut errors);
+    let schema = errors.ok(schema).flatten();
+    if let Some(config) = &config {
+        config.check(&schema, &mut errors);
+    }
+    handler::check_mqtt_feature("input", features, &mut errors);
+    let Some(function) = handler::parse_item(item.clone(), "input", &mut errors) else {
+        return errors.finish(item);
+    };
+    let types = signature::arguments(&function.sig, "input", &mut errors);
+    match config {
+        Some(config) if errors.is_empty() => config.build(&function, &types),
+        _ => errors.finish(quote!(#function)),
+    }
+}

@@ -1,0 +1,92 @@
+//! The one table of what generated code names. Everything goes through `::pepeunit::__private`
+//! (which re-exports exactly these), so a unit crate depends on `pepeunit` alone and never needs
+//! to have imported anything.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote_spanned};
+
+/// An item of `::pepeunit::__private`.
+#[derive(Clone, Copy)]
+pub(crate) enum Item {
+    /// `PepeunitClient`, the unit handle.
+    Client,
+    /// `Message`, an incoming message.
+    Message,
+    /// `InputHandler`: `typed`/`typed_blocking`.
+    InputHandler,
+    /// `OutputHandler`: `new`/`blocking`/`publishing`/`publishing_blocking`.
+    OutputHandler,
+    /// `extract::<T>(&unit, &msg)`, one input argument.
+    Extract,
+    /// `Rejected`, a message an argument cannot be made from.
+    Rejected,
+    /// `Period` of a scheduled output.
+    Period,
+    /// `Duration` for literal periods and `cycle`.
+    Duration,
+    /// `Cow` for env-variable periods in statics.
+    Cow,
+    /// `RestartMode` of `restart = …`.
+    RestartMode,
+    /// `RunOptions` of `main`.
+    RunOptions,
+    /// `run(options, setup)`: the whole program of `main`.
+    Run,
+    /// `unit_file(var, default)`: a unit file's path, the environment variable first.
+    UnitFile,
+    /// The linkme crate, for the registration tables.
+    Linkme,
+    /// `INPUTS`, the table of `#[input]` functions.
+    Inputs,
+    /// `InputEntry`, one row of it.
+    InputEntry,
+    /// `OUTPUTS`, the table of `#[output]` functions.
+    Outputs,
+    /// `OutputEntry`, one row of it.
+    OutputEntry,
+    /// `MainFlags<MQTT>`, the flags of `main` as a type.
+    MainFlags,
+    /// `main_has_mqtt::<M>()`, the check `#[input]`/`#[output]` make.
+    MainHasMqtt,
+    /// `Result`, pepeunit's.
+    Result,
+}
+
+impl Item {
+    fn name(self) -> &'static str {
+        match self {
+            Item::Client => "PepeunitClient",
+            Item::Message => "Message",
+            Item::InputHandler => "InputHandler",
+            Item::OutputHandler => "OutputHandler",
+            Item::Extract => "extract",
+            Item::Rejected => "Rejected",
+            Item::Period => "Period",
+            Item::Duration => "Duration",
+            Item::Cow => "Cow",
+            Item::RestartMode => "RestartMode",
+            Item::RunOptions => "RunOptions",
+            Item::Run => "run",
+            Item::UnitFile => "unit_file",
+            Item::Linkme => "linkme",
+            Item::Inputs => "INPUTS",
+            Item::InputEntry => "InputEntry",
+            Item::Outputs => "OUTPUTS",
+            Item::OutputEntry => "OutputEntry",
+            Item::MainFlags => "MainFlags",
+            Item::MainHasMqtt => "main_has_mqtt",
+            Item::Result => "Result",
+        }
+    }
+
+    /// `::pepeunit::__private::NAME`, spanned at the call site.
+    pub(crate) fn path(self) -> TokenStream {
+        self.spanned(Span::call_site())
+    }
+
+    /// `::pepeunit::__private::NAME` with `span`, so that a type error lands on the user's token.
+    pub(crate) fn spanned(self, span: Span) -> TokenStream {
+        let name = format_ident!("{}", self.name(), span = span);
+        quote_spanned!(span=> ::pepeunit::__private::#name)
+    }
+}
