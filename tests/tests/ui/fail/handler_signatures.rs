@@ -7,9 +7,6 @@ fn generic_and_short<T>(_unit: PepeunitClient) {}
 #[pepeunit::output]
 async fn too_many(_unit: PepeunitClient, _msg: Message) {}
 
-#[pepeunit::output]
-fn no_arguments() {}
-
 #[pepeunit::input("input/pepeunit")]
 struct NotAFunction;
 

@@ -1,0 +1,26 @@
+use pepeunit::prelude::*;
+
+#[pepeunit::output("output/pepeunit", every = "DELAY_PUB_MSG")]
+fn listed() -> i64 {
+    1
+}
+
+#[pepeunit::output("outptu/pepeunit", every = "1s")]
+fn not_in_schema() -> i64 {
+    1
+}
+
+#[pepeunit::output("output/pepeunit", every = "DELAY_PUB_MGS")]
+fn not_in_env() -> i64 {
+    1
+}
+
+#[pepeunit::output("output/pepeunit", every = "GREETING")]
+fn not_a_number() -> i64 {
+    1
+}
+
+#[pepeunit::main(mqtt, rest)]
+async fn main(_unit: PepeunitClient) -> pepeunit::Result<()> {
+    Ok(())
+}
