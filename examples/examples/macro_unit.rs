@@ -1,36 +1,26 @@
-//! A unit written only with the three macros: it logs each number received on `input/pepeunit` and
-//! publishes it doubled on `output/pepeunit` on the next main-cycle tick. Run it in a directory holding
+//! A unit declared with the three macros: each number received on `input/pepeunit` is logged and,
+//! on the next 100 ms slot, published doubled on `output/pepeunit`. Run it in a directory holding
 //! the unit's env.json and schema.json (or point `PEPEUNIT_ENV` / `PEPEUNIT_SCHEMA` at them).
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
 
-use pepeunit::client::PepeunitClient;
-use pepeunit::runtime::Message;
+use pepeunit::prelude::*;
 
 /// The last number received and not yet published.
-static PENDING: AtomicI64 = AtomicI64::new(0);
+static PENDING: Mutex<Option<i64>> = Mutex::new(None);
 
+/// A payload that is not a number is logged as skipped; this function only sees numbers.
 #[pepeunit::input("input/pepeunit")]
-fn on_value(unit: PepeunitClient, msg: Message) -> Result<(), String> {
-    let value: i64 = msg
-        .text()
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .ok_or("not a number")?;
+fn on_value(unit: PepeunitClient, value: i64) {
     unit.logger().info(format!("got {value}"));
-    PENDING.store(value, Ordering::Relaxed);
-    Ok(())
+    *PENDING.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
 }
 
-#[pepeunit::output]
-async fn publish(unit: PepeunitClient) -> pepeunit::Result<()> {
-    match PENDING.swap(0, Ordering::Relaxed) {
-        0 => Ok(()),
-        value => {
-            unit.publish_to_topics("output/pepeunit", (value * 2).to_string())
-                .await
-        }
-    }
+/// `None` publishes nothing: a value goes out once per number received.
+#[pepeunit::output("output/pepeunit", every = "100ms")]
+fn doubled() -> Option<i64> {
+    let pending = PENDING.lock().unwrap_or_else(|p| p.into_inner()).take();
+    pending.map(|value| value * 2)
 }
 
 #[pepeunit::main(mqtt, rest)]

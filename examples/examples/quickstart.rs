@@ -2,16 +2,23 @@
 //!
 //! The testkit starts a real MQTT broker and the Pepeunit REST endpoints on loopback and creates two
 //! units: `sensor`, whose `output/pepeunit` is linked to the `input/pepeunit` of `display`. Both run the
-//! library's main cycle in this process. The "backend" then sends `log_sync` and `env_update`, and at the
-//! end reports what it received and whether it would have accepted every message.
+//! library's main cycle in this process, declared with the handlers the macros expand to (one process
+//! holds one set of `#[pepeunit::input]`/`#[pepeunit::output]` functions, and here are two units): the
+//! sensor's output runs every `DELAY_PUB_MSG` seconds and returns the value to publish, the display's
+//! input takes a typed number. The "backend" then sends `log_sync` and an `env_update` that changes
+//! `DELAY_PUB_MSG` for the running sensor, and at the end reports what it received and whether it
+//! would have accepted every message.
 //!
 //! Run: `cargo run -p pepeunit-examples --example quickstart`
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use pepeunit::client::PepeunitClient;
+use pepeunit::runtime::extract::extract;
+use pepeunit::runtime::{InputHandler, OutputHandler, Outputs, Period};
 use pepeunit::testkit::{Command, Instance, InstanceOptions, TestUnit, UnitSpec};
 use pepeunit::update::RestartMode;
 use serde_json::json;
@@ -45,12 +52,17 @@ async fn main() -> pepeunit::Result<()> {
 
     let sensor_client = client(&sensor)?;
     let display_client = client(&display)?;
-    display_client.set_input_message_handler(|client, message| async move {
-        if message.topic_name.as_deref() == Some("input/pepeunit") {
-            let text = message.text().unwrap_or("<not UTF-8>");
-            client.logger().info(format!("display shows {text}"));
-        }
-    })?;
+    // `#[pepeunit::input("input/pepeunit")] fn show(unit: PepeunitClient, value: u64)` by hand.
+    display_client.set_input_handler(InputHandler::typed(
+        "display::show",
+        |unit, message| async move {
+            if message.topic_name.as_deref() == Some("input/pepeunit") {
+                let value: u64 = extract(&unit, &message)?;
+                unit.logger().info(format!("display shows {value}"));
+            }
+            Ok(())
+        },
+    ))?;
 
     let display_cycle = tokio::spawn({
         let client = display_client.clone();
@@ -65,17 +77,16 @@ async fn main() -> pepeunit::Result<()> {
     connected
         .await
         .map_err(|_| pepeunit::Error::Mqtt("the display did not connect within 10 s".into()))?;
-    let sensor_output = Arc::new(Mutex::new(Counter::default()));
+    // `#[pepeunit::output("output/pepeunit", every = "DELAY_PUB_MSG")] fn count() -> u64` by hand.
+    let sent = Arc::new(AtomicU64::new(0));
+    let count = OutputHandler::publishing("sensor::count", "output/pepeunit", move |_unit| {
+        let value = sent.fetch_add(1, Ordering::Relaxed) + 1;
+        async move { value }
+    });
+    let outputs = Outputs::new().every(Period::EnvSeconds("DELAY_PUB_MSG".into()), count);
     let sensor_cycle = tokio::spawn({
         let client = sensor_client.clone();
-        async move {
-            client
-                .run_main_cycle(move |client| {
-                    let output = sensor_output.clone();
-                    async move { publish_every_delay(&client, &output).await }
-                })
-                .await
-        }
+        async move { client.run_main_cycle_with_outputs(outputs).await }
     });
 
     tokio::time::sleep(RUN_FOR / 2).await;
@@ -139,37 +150,4 @@ fn client(unit: &TestUnit) -> pepeunit::Result<PepeunitClient> {
     .rest(true)
     .restart_mode(RestartMode::ReloadOnly)
     .build()
-}
-
-/// The sensor's state: how many values it published and when the next one is due.
-#[derive(Default)]
-struct Counter {
-    sent: u64,
-    next_at: Option<Instant>,
-}
-
-/// The sensor's output function, run every tick: publishes the counter once per `DELAY_PUB_MSG` seconds
-/// (read on every tick, so an env update takes effect at once).
-async fn publish_every_delay(
-    client: &PepeunitClient,
-    output: &Mutex<Counter>,
-) -> pepeunit::Result<()> {
-    let delay = Duration::from_secs(client.settings().current().get_or("DELAY_PUB_MSG", 1));
-    let value = {
-        let mut counter = output
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
-        if counter.next_at.is_some_and(|at| now < at) {
-            return Ok(());
-        }
-        counter.next_at = Some(now + delay);
-        counter.sent += 1;
-        counter.sent
-    };
-    client
-        .publish_to_topics("output/pepeunit", value.to_string())
-        .await?;
-    client.logger().debug(format!("sensor published {value}"));
-    Ok(())
 }

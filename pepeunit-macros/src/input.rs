@@ -63,34 +63,30 @@ impl InputConfig {
             Item::Message.path(),
             Item::Rejected.path(),
         );
-        // The constructor carries the return type's span: "must return `()` or `Result`" lands there.
         let returns = signature::return_span(sig);
         let log_name = handler::log_name(function);
+        let input_handler = Item::InputHandler.spanned(returns);
+        // The whole constructor call carries the return type's span: "must return `()` or
+        // `Result`" lands there (the extracts keep the argument types' spans).
         let handler = match sig.asyncness {
-            Some(_) => {
-                let typed = quote_spanned!(returns=> typed);
-                quote! {
-                    #typed(#log_name, |_unit: #client, _msg: #message| async move {
-                        #(#extracts)*
-                        #ok(#ident(#(#args),*).await)
-                    })
-                }
-            }
-            None => {
-                let typed = quote_spanned!(returns=> typed_blocking);
-                quote! {
-                    #typed(#log_name, |_unit: #client, _msg: #message|
-                        -> ::core::result::Result<_, #rejected> {
-                        #(#extracts)*
-                        #ok(#ident(#(#args),*))
-                    })
-                }
-            }
+            Some(_) => quote_spanned! {returns=>
+                #input_handler::typed(#log_name, |_unit: #client, _msg: #message| async move {
+                    #(#extracts)*
+                    #ok(#ident(#(#args),*).await)
+                })
+            },
+            None => quote_spanned! {returns=>
+                #input_handler::typed_blocking(#log_name, |_unit: #client, _msg: #message|
+                    -> ::core::result::Result<_, #rejected> {
+                    #(#extracts)*
+                    #ok(#ident(#(#args),*))
+                })
+            },
         };
-        let (input_handler, name) = (Item::InputHandler.spanned(returns), &self.name);
+        let name = &self.name;
         let fields = quote! {
             topic_name: #name,
-            handler: || #input_handler::#handler,
+            handler: || #handler,
         };
         handler::register(function, Item::Inputs, Item::InputEntry, fields)
     }

@@ -269,7 +269,8 @@ impl MainConfig {
                 Item::Run.spanned(returns),
                 self.run_options(),
             );
-            quote! {
+            // The whole call carries the return type's span: a wrong return type lands there.
+            quote_spanned! {returns=>
                 // The closure carries the spans that put type errors on the user's types.
                 #[allow(clippy::redundant_closure)]
                 let setup = |unit: #client| #setup(#unit);
@@ -320,7 +321,10 @@ pub(crate) fn expand(
     };
     let sig = &function.sig;
     if sig.asyncness.is_none() {
-        errors.at(&sig.fn_token, "`#[pepeunit::main]` needs an `async fn`");
+        errors.push(syn::Error::new(
+            sig.fn_token.span,
+            "`#[pepeunit::main]` needs an `async fn`",
+        ));
     }
     let types = signature::arguments(sig, "main", &mut errors);
     if sig.inputs.len() != 1 {

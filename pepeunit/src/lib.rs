@@ -8,7 +8,7 @@
 //! Cargo features: none by default (the "min" build, no network crate), `mqtt`, `rest`, `all`.
 //!
 //! A unit can also be written as a few annotated functions: [`main`], [`input`] and [`output`]
-//! (README, "Macros"); they expand to the imperative API above.
+//! (README, "Writing a unit"); they expand to the imperative API above.
 #![warn(missing_docs)]
 
 pub mod archive;

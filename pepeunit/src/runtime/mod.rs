@@ -464,7 +464,7 @@ impl PepeunitClient {
     /// handler the cycle sleeps until the next scheduled output, state message or command.
     pub async fn run_main_cycle_with_outputs(&self, outputs: Outputs) -> Result<()> {
         let runtime = self.mqtt_runtime()?;
-        let outcome = cycle::run(self, &runtime, outputs).await;
+        let outcome = cycle::run(self, runtime, outputs).await;
         if outcome.is_ok() {
             self.logger().info("Main cycle stopped");
         }

@@ -1,15 +1,15 @@
+//! A return type only rustc can check, made to land on the user's tokens (input argument types are
+//! in `input_types.rs`, output ones in `output_types.rs`).
 use pepeunit::client::PepeunitClient;
-use pepeunit::runtime::Message;
-
-#[pepeunit::input("input/pepeunit")]
-async fn wrong_first(_unit: String, _msg: Message) {}
-
-#[pepeunit::input("input/pepeunit")]
-fn wrong_second(_unit: PepeunitClient, _msg: Vec<u8>) {}
 
 #[pepeunit::output]
 fn wrong_return(_unit: PepeunitClient) -> i32 {
     0
+}
+
+#[pepeunit::output]
+fn result_of_a_value(_unit: PepeunitClient) -> Result<i32, String> {
+    Ok(0)
 }
 
 #[pepeunit::main(mqtt)]
