@@ -14,6 +14,16 @@ use crate::archive::{self, ArchiveFormat, ExtractLimits};
 use crate::error::{Error, Result};
 use crate::files;
 
+mod change;
+mod command;
+
+#[cfg(any(feature = "mqtt", feature = "rest"))]
+pub(crate) use change::Loaded;
+pub use change::{EnvChange, SchemaChange};
+pub use command::UpdateCommand;
+#[cfg(feature = "mqtt")]
+pub(crate) use command::check_command;
+
 /// How [`update_device_program`] treats the archive, and how a new executable is watched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateOptions {

@@ -5,11 +5,8 @@
 //! A failure at any step is logged through the unit logger and leaves the program's files, the running
 //! executable and the settings in force as they were.
 
-use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
-
-use serde_json::Value;
 
 use crate::client::PepeunitClient;
 use crate::error::{Error, Result};
@@ -17,119 +14,10 @@ use crate::files;
 use crate::firmware;
 use crate::schema::Topics;
 use crate::settings::Env;
-use crate::update::{self, UpdateReport};
+use crate::update::{self, Loaded, UpdateReport};
 
 pub use crate::firmware::ReplacedExecutable;
-
-/// The env.json keys whose change needs a new MQTT connection.
-const CONNECTION_KEYS: [&str; 4] = [
-    "PU_MQTT_HOST",
-    "PU_MQTT_PORT",
-    "PU_AUTH_TOKEN",
-    "PU_MQTT_KEEPALIVE",
-];
-
-/// What replacing env.json changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EnvChange {
-    /// The keys (current names) whose value changed, appeared or disappeared; never their values.
-    pub changed_keys: Vec<String>,
-}
-
-impl EnvChange {
-    /// The broker host, port, token or keepalive changed: the MQTT connection must be made again.
-    pub fn needs_reconnect(&self) -> bool {
-        self.changed_keys
-            .iter()
-            .any(|key| CONNECTION_KEYS.contains(&key.as_str()))
-    }
-
-    fn between(old: &Env, new: &Env) -> EnvChange {
-        let as_object = |env: &Env| match serde_json::to_value(env) {
-            Ok(Value::Object(object)) => object,
-            _ => serde_json::Map::new(),
-        };
-        let (old, new) = (as_object(old), as_object(new));
-        let mut changed_keys: Vec<String> = new
-            .iter()
-            .filter(|(key, value)| old.get(*key) != Some(*value))
-            .map(|(key, _)| key.clone())
-            .chain(old.keys().filter(|key| !new.contains_key(*key)).cloned())
-            .collect();
-        changed_keys.sort();
-        EnvChange { changed_keys }
-    }
-}
-
-/// How the unit's subscriptions must change after schema.json was replaced.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SchemaChange {
-    /// Physical topics to subscribe to (new in `input_base_topic` or `input_topic`).
-    pub subscribe: Vec<String>,
-    /// Physical topics to unsubscribe from (gone from both).
-    pub unsubscribe: Vec<String>,
-}
-
-impl SchemaChange {
-    fn between(old: &Topics, new: &Topics) -> SchemaChange {
-        let (old, new) = (old.input_subscriptions(), new.input_subscriptions());
-        let (old_set, new_set): (HashSet<&str>, HashSet<&str>) =
-            (old.iter().copied().collect(), new.iter().copied().collect());
-        let only = |list: &[&str], other: &HashSet<&str>| {
-            list.iter()
-                .filter(|topic| !other.contains(*topic))
-                .map(|topic| (*topic).to_owned())
-                .collect()
-        };
-        SchemaChange {
-            subscribe: only(&new, &old_set),
-            unsubscribe: only(&old, &new_set),
-        }
-    }
-}
-
-/// An `update/pepeunit` command (PROTOCOL §5).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UpdateCommand {
-    /// The target commit: `PU_COMMIT_VERSION`, or the legacy `NEW_COMMIT_VERSION`.
-    pub version: Option<String>,
-    /// Where a compiled unit downloads its new binary (`COMPILED_FIRMWARE_LINK`, no auth header).
-    pub compiled_firmware_link: Option<String>,
-}
-
-impl UpdateCommand {
-    /// Parses the command's JSON payload; an empty payload is a command without a version.
-    pub fn parse(payload: &[u8]) -> Result<UpdateCommand> {
-        if payload.iter().all(u8::is_ascii_whitespace) {
-            return Ok(UpdateCommand::default());
-        }
-        let value = serde_json::from_slice(payload).map_err(|e| invalid(e.to_string()))?;
-        UpdateCommand::from_value(&value)
-    }
-
-    /// Reads the command from its parsed JSON; unknown keys are ignored.
-    pub fn from_value(value: &Value) -> Result<UpdateCommand> {
-        let Value::Object(object) = value else {
-            return Err(invalid("expected a JSON object".into()));
-        };
-        let text = |key: &str| match object.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.clone())),
-            Some(_) => Err(invalid(format!("{key} is not a string"))),
-        };
-        Ok(UpdateCommand {
-            version: text("PU_COMMIT_VERSION")?.or(text("NEW_COMMIT_VERSION")?),
-            compiled_firmware_link: text("COMPILED_FIRMWARE_LINK")?,
-        })
-    }
-}
-
-fn invalid(reason: String) -> Error {
-    Error::InvalidJson {
-        source_name: "update/pepeunit command".into(),
-        reason,
-    }
-}
+pub use crate::update::{EnvChange, SchemaChange, UpdateCommand};
 
 /// What [`PepeunitClient::apply_update_command`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,10 +65,10 @@ impl PepeunitClient {
     pub async fn apply_schema_update(&self) -> Result<SchemaChange> {
         let result = async {
             let text = self.fetch_schema().await?;
-            let old = self.schema().current();
+            let before = Loaded::take(self);
             files::write_atomic(self.schema().path(), text.as_bytes())?;
             self.schema().update_from_file()?;
-            Ok(SchemaChange::between(&old, &self.schema().current()))
+            Ok(before.schema_change(self))
         }
         .await;
         log_outcome(self, "Schema update", &result);
@@ -259,10 +147,10 @@ impl PepeunitClient {
 
     async fn replace_env(&self) -> Result<EnvChange> {
         let text = self.fetch_env().await?;
-        let old = self.settings().current();
+        let before = Loaded::take(self);
         files::write_atomic(self.settings().path(), text.as_bytes())?;
         self.reload_settings()?;
-        Ok(EnvChange::between(&old, &self.settings().current()))
+        Ok(before.env_change(self))
     }
 
     async fn update_to(&self, command: &UpdateCommand) -> Result<AppliedUpdate> {
@@ -290,17 +178,17 @@ impl PepeunitClient {
         .await;
         let _ = fs::remove_file(&archive);
         let (files, executable) = result?;
-        let (old_env, old_topics) = (self.settings().current(), self.schema().current());
+        let from_version = self.settings().current().commit_version.clone();
+        let before = Loaded::take(self);
         self.reload_settings()?;
         self.schema().update_from_file()?;
-        let new_env = self.settings().current();
         Ok(AppliedUpdate {
-            from_version: old_env.commit_version.clone(),
-            to_version: new_env.commit_version.clone(),
+            from_version,
+            to_version: self.settings().current().commit_version.clone(),
             files,
             executable,
-            env: EnvChange::between(&old_env, &new_env),
-            schema: SchemaChange::between(&old_topics, &self.schema().current()),
+            env: before.env_change(self),
+            schema: before.schema_change(self),
         })
     }
 
