@@ -3,6 +3,9 @@
 //! The client is a cheap `Clone` (one `Arc` inside) and `Send + Sync`, so handlers anywhere can hold it.
 //! The transports (`mqtt`, `rest`) attach to it in their own modules.
 
+#[cfg(feature = "mqtt")]
+mod mqtt;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
