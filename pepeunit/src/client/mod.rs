@@ -1,10 +1,19 @@
 //! `PepeunitClient`: the seed's imperative API over settings, schema, logger, state and updates.
 //!
 //! The client is a cheap `Clone` (one `Arc` inside) and `Send + Sync`, so handlers anywhere can hold it.
-//! The transports (`mqtt`, `rest`) attach to it in their own modules.
+//! This module is the one home of its API and its builder's: `builder.rs` (the builder and what every
+//! client has), `mqtt.rs` (MQTT), `rest.rs` (REST calls), `update.rs` (the REST update commands). Each
+//! method forwards to the engine that does the work: `runtime`, `rest`, `update`.
 
+mod builder;
 #[cfg(feature = "mqtt")]
 mod mqtt;
+#[cfg(feature = "rest")]
+mod rest;
+#[cfg(feature = "rest")]
+mod update;
+
+pub use builder::ClientBuilder;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -15,134 +24,28 @@ use crate::logger::{Logger, LoggerConfig};
 use crate::schema::{Schema, Topics};
 use crate::settings::{Env, Settings};
 use crate::state::{StateProbe, SystemState};
-use crate::update::{self, RestartMode, UpdateOptions, UpdateReport};
-
-/// Builds a [`PepeunitClient`] from the paths of the unit's three files.
-#[derive(Debug, Clone)]
-pub struct ClientBuilder {
-    env_path: PathBuf,
-    schema_path: PathBuf,
-    log_path: PathBuf,
-    restart_mode: RestartMode,
-    update_options: UpdateOptions,
-    #[cfg(feature = "rest")]
-    rest: crate::rest::RestSetup,
-    #[cfg(feature = "mqtt")]
-    pub(crate) mqtt: crate::runtime::MqttSetup,
-}
-
-impl ClientBuilder {
-    /// What to do after an update has been applied (default: exec the program in place).
-    pub fn restart_mode(mut self, mode: RestartMode) -> Self {
-        self.restart_mode = mode;
-        self
-    }
-
-    /// Limits and options for applying update archives.
-    pub fn update_options(mut self, options: UpdateOptions) -> Self {
-        self.update_options = options;
-        self
-    }
-
-    /// Turns the REST client on or off (default off; calls then return `Error::RestDisabled`).
-    #[cfg(feature = "rest")]
-    pub fn rest(mut self, enabled: bool) -> Self {
-        self.rest.enabled = enabled;
-        self
-    }
-
-    /// Sends REST requests through `http` instead of the built-in reqwest client.
-    #[cfg(feature = "rest")]
-    pub fn http_client(mut self, http: Arc<dyn crate::rest::HttpClient>) -> Self {
-        self.rest.http = Some(http);
-        self
-    }
-
-    /// Timeouts, retries, archive format and download caps of the REST client.
-    #[cfg(feature = "rest")]
-    pub fn rest_options(mut self, options: crate::rest::RestOptions) -> Self {
-        self.rest.options = options;
-        self
-    }
-
-    /// Loads env.json and schema.json and opens log.json; any invalid file is an error naming it.
-    ///
-    /// First it runs the start-up guard's check ([`crate::firmware::guard::check_at_start`]): after an
-    /// update whose new executable was not confirmed, it restores the previous one and execs it.
-    pub fn build(self) -> Result<PepeunitClient> {
-        let settings = Settings::load(&self.env_path)?;
-        let schema = Schema::load(&self.schema_path)?;
-        let logger = Logger::open(&self.log_path, logger_config(&settings.current()))?;
-        crate::firmware::guard::check_at_start(&logger)?;
-        #[cfg(feature = "rest")]
-        let rest = self.rest.build(&settings, &logger)?;
-        // Both transports on: the REST layer runs update/env_update/schema_update unless the user
-        // gave a hook of their own.
-        #[cfg(all(feature = "mqtt", feature = "rest"))]
-        let mqtt = match rest {
-            Some(_) => self
-                .mqtt
-                .or_commands(crate::rest::commands::default_commands),
-            None => self.mqtt,
-        };
-        #[cfg(all(feature = "mqtt", not(feature = "rest")))]
-        let mqtt = self.mqtt;
-        Ok(PepeunitClient {
-            inner: Arc::new(Inner {
-                settings,
-                schema,
-                logger,
-                state_probe: Mutex::new(StateProbe::new()),
-                restart_mode: self.restart_mode,
-                update_options: self.update_options,
-                #[cfg(feature = "rest")]
-                rest,
-                #[cfg(feature = "mqtt")]
-                mqtt: mqtt.build(),
-            }),
-        })
-    }
-}
+use crate::update::{RestartMode, UpdateOptions, UpdateReport, restart};
 
 /// The unit's handle on its settings, topics, log, state and program files.
 #[derive(Clone)]
 pub struct PepeunitClient {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    settings: Settings,
-    schema: Schema,
-    logger: Logger,
-    state_probe: Mutex<StateProbe>,
-    restart_mode: RestartMode,
-    update_options: UpdateOptions,
+pub(super) struct Inner {
+    pub(super) settings: Settings,
+    pub(super) schema: Schema,
+    pub(super) logger: Logger,
+    pub(super) state_probe: Mutex<StateProbe>,
+    pub(super) restart_mode: RestartMode,
+    pub(super) update_options: UpdateOptions,
     #[cfg(feature = "rest")]
-    rest: Option<crate::rest::RestApi>,
+    pub(super) rest: Option<crate::rest::RestApi>,
     #[cfg(feature = "mqtt")]
-    mqtt: Option<std::sync::Arc<crate::runtime::MqttRuntime>>,
+    pub(super) mqtt: Option<std::sync::Arc<crate::runtime::MqttRuntime>>,
 }
 
 impl PepeunitClient {
-    /// Starts building a client for the unit whose files are at these paths.
-    pub fn builder(
-        env_path: impl Into<PathBuf>,
-        schema_path: impl Into<PathBuf>,
-        log_path: impl Into<PathBuf>,
-    ) -> ClientBuilder {
-        ClientBuilder {
-            env_path: env_path.into(),
-            schema_path: schema_path.into(),
-            log_path: log_path.into(),
-            restart_mode: RestartMode::default(),
-            update_options: UpdateOptions::default(),
-            #[cfg(feature = "rest")]
-            rest: crate::rest::RestSetup::default(),
-            #[cfg(feature = "mqtt")]
-            mqtt: Default::default(),
-        }
-    }
-
     /// The unit's settings (env.json), reloadable with `settings().update_from_file()`.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
@@ -208,7 +111,7 @@ impl PepeunitClient {
     pub fn update_device_program(&self, archive: &Path) -> Result<UpdateReport> {
         let logger = &self.inner.logger;
         let program_dir = self.program_dir();
-        let report = match update::update_device_program(
+        let report = match crate::update::update_device_program(
             archive,
             &program_dir,
             &self.inner.update_options,
@@ -223,55 +126,12 @@ impl PepeunitClient {
             "Update applied to {}: {report}",
             program_dir.display()
         ));
-        let mode = self.restart_mode();
-        if mode == RestartMode::ReloadOnly {
+        if self.restart_mode() == RestartMode::ReloadOnly {
             self.reload_settings()?;
             self.inner.schema.update_from_file()?;
         }
-        if mode.is_process() {
-            self.announce_restart();
-        }
-        self.restart_after_update(None)?;
+        restart::restart_after_update_blocking(self, None)?;
         Ok(report)
-    }
-
-    /// Logs that the program restarts after an update (before the caller's clean stop, so the line
-    /// still reaches `log/pepeunit`).
-    pub(crate) fn announce_restart(&self) {
-        let mode = self.inner.restart_mode;
-        self.logger()
-            .info(format!("Restarting after the update ({mode:?})"));
-    }
-
-    /// Brings an installed update into effect per the restart mode, once the caller has stopped
-    /// cleanly: `ReloadOnly` and `None` only log (the files are already reloaded); the process modes
-    /// flush the log and restart, under the start-up guard when the executable was replaced, and
-    /// return only on failure.
-    pub(crate) fn restart_after_update(
-        &self,
-        executable: Option<&crate::firmware::ReplacedExecutable>,
-    ) -> Result<()> {
-        let mode = self.inner.restart_mode;
-        let logger = self.logger();
-        match (mode, executable) {
-            (RestartMode::ReloadOnly, _) => {
-                logger.info("Update in effect: env and schema reloaded (restart mode ReloadOnly)");
-                Ok(())
-            }
-            (RestartMode::None, _) => {
-                logger.info("Update installed; restart mode None: the program is not restarted");
-                Ok(())
-            }
-            (_, Some(executable)) => {
-                let _ = logger.flush();
-                let grace = self.inner.update_options.startup_grace;
-                crate::firmware::guard::restart_guarded(mode, executable, grace)
-            }
-            (_, None) => {
-                let _ = logger.flush();
-                update::restart_process(mode)
-            }
-        }
     }
 
     /// The REST half, or `Error::RestDisabled` when the client was built without it.
@@ -284,7 +144,6 @@ impl PepeunitClient {
     }
 
     /// The options updates are applied with.
-    #[cfg(feature = "rest")]
     pub(crate) fn update_options(&self) -> &UpdateOptions {
         &self.inner.update_options
     }
@@ -310,7 +169,7 @@ impl PepeunitClient {
     }
 }
 
-fn logger_config(env: &Env) -> LoggerConfig {
+pub(super) fn logger_config(env: &Env) -> LoggerConfig {
     LoggerConfig {
         min_level: env.min_log_level,
         max_length: env.max_log_length,

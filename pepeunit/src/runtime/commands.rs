@@ -1,10 +1,12 @@
-//! Platform commands on `input_base_topic` (PROTOCOL §5): parsing, `log_sync` and `reset` here, and the
-//! [`PlatformCommands`] hook through which the REST layer runs `update`, `env_update` and
-//! `schema_update`. After the hook, the runtime itself subscribes to new input topics, unsubscribes from
-//! removed ones and reconnects when the broker host, port or token changed; then, if the hook installed
-//! a new version ([`AfterCommand::Restart`]), it stops cleanly (log entries published, DISCONNECT, log
-//! flushed) and restarts per the restart mode — under the start-up guard of
-//! [`crate::firmware::guard`] when the executable was replaced.
+//! The MQTT side of the platform commands on `input_base_topic` (PROTOCOL §5): which command a message
+//! is (its payload checked by [`crate::update::UpdateCommand`]'s parser and its siblings), `log_sync`
+//! and `reset` here, and the [`PlatformCommands`] hook through which the update pipeline
+//! ([`crate::update::RestCommands`] by default) runs `update`, `env_update` and `schema_update`. After
+//! the hook, the runtime follows what the reload changed ([`crate::update::EnvChange`],
+//! [`crate::update::SchemaChange`]): it subscribes to new input topics, unsubscribes from removed ones
+//! and reconnects when the broker host, port, token or keepalive changed; then, if the hook installed a
+//! new version ([`AfterCommand::Restart`]), the update pipeline's one `restart_after_update` stops
+//! cleanly and restarts per the restart mode.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -13,10 +15,10 @@ use super::handler::Message;
 use super::log_sync::split_log;
 use crate::client::PepeunitClient;
 use crate::error::{Error, Result};
-use crate::firmware::ReplacedExecutable;
 use crate::mqtt::BoxFuture;
 use crate::mqtt::transport::max_payload_size;
-use crate::update::{self, Loaded, RestartMode, UpdateCommand, check_command};
+use crate::update::restart::restart_after_update;
+use crate::update::{self, Loaded, ReplacedExecutable, RestartMode, UpdateCommand, check_command};
 
 /// A command that needs the REST API, handed to the [`PlatformCommands`] hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,23 +137,6 @@ pub(crate) async fn reload_then_restart<T>(
         restart_after_update(client, executable.as_ref()).await?;
     }
     Ok(value)
-}
-
-/// Stops cleanly and restarts per the restart mode. If the restart fails, the main cycle is stopped:
-/// a unit whose connection is gone must end, so that its supervisor can start it again.
-async fn restart_after_update(
-    client: &PepeunitClient,
-    executable: Option<&ReplacedExecutable>,
-) -> Result<()> {
-    if client.restart_mode().is_process() {
-        client.announce_restart();
-        client.mqtt_runtime()?.shutdown(client).await;
-    }
-    let restarted = client.restart_after_update(executable);
-    if restarted.is_err() {
-        client.stop_main_cycle()?;
-    }
-    restarted
 }
 
 /// The command on topic name `name`, `None` for a name that is no command.
