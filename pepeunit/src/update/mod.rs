@@ -3,7 +3,7 @@
 //! 1. `command.rs`: the `update/pepeunit` payload ([`UpdateCommand`], one parser) and the checks every
 //!    command payload passes;
 //! 2. `flow.rs` (feature `rest`): download → check → swap the executable → apply the archive → reload,
-//!    and the env/schema updates; `commands.rs` (features `mqtt` + `rest`): [`RestCommands`], the
+//!    and the env/schema updates; `hook.rs` (features `mqtt` + `rest`): [`RestCommands`], the
 //!    default hook through which the MQTT runtime runs them;
 //! 3. [`archive`]: reading an archive safely into a staging directory;
 //! 4. `apply.rs`: staging → swap into the program directory with backup and rollback
@@ -19,11 +19,11 @@ mod apply;
 pub mod archive;
 mod change;
 mod command;
-#[cfg(all(feature = "mqtt", feature = "rest"))]
-mod commands;
 pub mod firmware;
 #[cfg(feature = "rest")]
 pub(crate) mod flow;
+#[cfg(all(feature = "mqtt", feature = "rest"))]
+mod hook;
 mod process;
 pub(crate) mod restart;
 
@@ -36,12 +36,12 @@ pub use change::{EnvChange, SchemaChange};
 pub use command::UpdateCommand;
 #[cfg(feature = "mqtt")]
 pub(crate) use command::check_command;
-#[cfg(all(feature = "mqtt", feature = "rest"))]
-pub use commands::RestCommands;
-#[cfg(all(feature = "mqtt", feature = "rest"))]
-pub(crate) use commands::default_commands;
 pub use firmware::ReplacedExecutable;
 #[cfg(feature = "rest")]
 pub use flow::{AppliedUpdate, UpdateOutcome};
+#[cfg(all(feature = "mqtt", feature = "rest"))]
+pub use hook::RestCommands;
+#[cfg(all(feature = "mqtt", feature = "rest"))]
+pub(crate) use hook::default_commands;
 pub(crate) use process::current_exe;
 pub use process::{RestartMode, restart_process};
