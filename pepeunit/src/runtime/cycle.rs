@@ -41,7 +41,8 @@ pub(crate) async fn run(client: &PepeunitClient, output: OutputHandler) -> Resul
     // The state came due while offline: it goes out as soon as the connection is up.
     let mut state_waiting = false;
     loop {
-        let deadline = schedule.next_deadline().unwrap_or(start); // ok: both jobs are always there
+        // Both jobs stay in the schedule, so there is always a deadline.
+        let deadline = schedule.next_deadline().unwrap_or(start);
         let due = tokio::select! {
             biased;
             _ = stop.wait_for(|stop| *stop) => break,
