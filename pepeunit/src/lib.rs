@@ -11,12 +11,10 @@
 //! (README, "Writing a unit"); they expand to the imperative API above.
 #![warn(missing_docs)]
 
-pub mod archive;
 pub mod cipher;
 pub mod client;
 pub mod error;
 pub mod files;
-pub mod firmware;
 pub mod log_level;
 pub mod logger;
 pub mod schema;
@@ -33,6 +31,9 @@ pub mod rest;
 pub mod runtime;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+// Their home is the update pipeline; the old paths stay.
+pub use update::{archive, firmware};
 
 pub use error::{Error, Result};
 pub use pepeunit_macros::{input, main, output};

@@ -627,7 +627,7 @@ async fn schema_and_env_updates_resubscribe_and_reconnect() {
     // The other instance does not know the unit, but records what reaches its broker.
     wait_log(
         &unit,
-        &["MQTT host, port or token changed: reconnecting"],
+        &["MQTT connection settings changed (PU_MQTT_PORT): reconnecting"],
         1,
     )
     .await;

@@ -295,8 +295,16 @@ fn update_commands_parse_both_version_keys() -> Result<()> {
     );
     let legacy = UpdateCommand::parse(br#"{"COMMAND": "Update", "NEW_COMMIT_VERSION": "def"}"#)?;
     assert_eq!(legacy.version.as_deref(), Some("def"));
-    assert_eq!(UpdateCommand::parse(b"")?, UpdateCommand::default());
-    for bad in [&b"[1]"[..], b"{\"PU_COMMIT_VERSION\": 5}", b"{not json"] {
+    // Empty is malformed too (PROTOCOL §5: JSON payloads), as the MQTT runtime, which uses this
+    // parser, has always treated it; so is a COMMAND naming another command.
+    for bad in [
+        &b"[1]"[..],
+        b"{\"PU_COMMIT_VERSION\": 5}",
+        b"{not json",
+        b"",
+        b" ",
+        b"{\"COMMAND\": \"EnvUpdate\"}",
+    ] {
         assert!(matches!(
             UpdateCommand::parse(bad),
             Err(Error::InvalidJson { .. })

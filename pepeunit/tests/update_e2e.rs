@@ -2,11 +2,11 @@
 //! new version and sends `update`; the unit's default platform commands (installed because MQTT and
 //! REST are both on) download, check and apply it, reload, and the next state carries the new version.
 //! A truncated or evil archive leaves the files as they were, says why on `log/pepeunit`, and the unit
-//! keeps running its inputs.
+//! keeps running its inputs. An `env_update` that changes the keepalive makes a new connection with it.
 
 mod support;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pepeunit::client::PepeunitClient;
@@ -17,6 +17,8 @@ use pepeunit::update::RestartMode;
 use support::{
     RecordingCommands, TempDir, fast_retries, fast_state_instance, record_inputs, snapshot, vector,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -35,12 +37,22 @@ struct Setup {
 /// A unit whose program directory holds `src/main.py`, running its main cycle in ReloadOnly mode, with
 /// the default platform commands or `hook`.
 async fn setup(tag: &str, hook: Option<Arc<dyn PlatformCommands>>) -> Setup {
-    let instance = fast_state_instance().await;
+    setup_on(fast_state_instance().await, tag, hook, |_, _| {}).await
+}
+
+/// [`setup`] on `instance`, with `prepare` run on the new unit before its client is built.
+async fn setup_on(
+    instance: Instance,
+    tag: &str,
+    hook: Option<Arc<dyn PlatformCommands>>,
+    prepare: impl FnOnce(&Instance, &TestUnit),
+) -> Setup {
     let dir = TempDir::new(tag);
     let unit = instance
         .create_unit(UnitSpec::new("py", dir.path().join("unit")))
         .await
         .unwrap();
+    prepare(&instance, &unit);
     std::fs::create_dir(unit.dir().join("src")).unwrap();
     std::fs::write(unit.dir().join("src/main.py"), "print(1)\n").unwrap();
     let mut builder = PepeunitClient::builder(
@@ -280,5 +292,103 @@ async fn a_custom_handler_replaces_the_default_one() {
         before,
         "the default flow did not run"
     );
+    setup.stop().await;
+}
+
+/// A TCP forwarder on loopback in front of the broker that records the keepalive of every MQTT
+/// CONNECT passing through it: one entry per connection the unit makes.
+struct ConnectRecorder {
+    port: u16,
+    keepalives: Arc<Mutex<Vec<u16>>>,
+}
+
+impl ConnectRecorder {
+    async fn start(broker_port: u16) -> ConnectRecorder {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let keepalives = Arc::new(Mutex::new(Vec::new()));
+        let seen = keepalives.clone();
+        tokio::spawn(async move {
+            // Bounded: a unit that reconnects more often than this has failed the test anyway.
+            for _ in 0..32 {
+                let Ok((unit, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(forward(unit, broker_port, seen.clone()));
+            }
+        });
+        ConnectRecorder { port, keepalives }
+    }
+
+    fn keepalives(&self) -> Vec<u16> {
+        self.keepalives.lock().unwrap().clone()
+    }
+}
+
+/// Reads the CONNECT's fixed header and the variable header up to the keepalive (MQTT 3.1.1 §3.1:
+/// remaining length in 1–4 bytes, protocol name "MQTT" in 6, level, flags, keepalive as u16 BE), records
+/// the keepalive, then passes both directions through unchanged.
+async fn forward(mut unit: TcpStream, broker_port: u16, seen: Arc<Mutex<Vec<u16>>>) {
+    let mut head = vec![0u8; 2];
+    if unit.read_exact(&mut head).await.is_err() || head[0] != 0x10 {
+        return;
+    }
+    while head.len() < 5 && head[head.len() - 1] & 0x80 != 0 {
+        let mut byte = [0u8; 1];
+        if unit.read_exact(&mut byte).await.is_err() {
+            return;
+        }
+        head.push(byte[0]);
+    }
+    let mut variable = [0u8; 10];
+    if unit.read_exact(&mut variable).await.is_err() {
+        return;
+    }
+    seen.lock()
+        .unwrap()
+        .push(u16::from_be_bytes([variable[8], variable[9]]));
+    let Ok(mut broker) = TcpStream::connect(("127.0.0.1", broker_port)).await else {
+        return;
+    };
+    if broker.write_all(&head).await.is_err() || broker.write_all(&variable).await.is_err() {
+        return;
+    }
+    let _ = tokio::io::copy_bidirectional(&mut unit, &mut broker).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_env_update_changing_the_keepalive_reconnects_with_it() {
+    let instance = fast_state_instance().await;
+    let recorder = ConnectRecorder::start(instance.mqtt_port()).await;
+    let port = recorder.port;
+    let mut setup = setup_on(instance, "e2e-keepalive", None, |instance, unit| {
+        instance.set_env_var(unit, "PU_MQTT_PORT", port).unwrap();
+        instance.write_unit_files(unit).unwrap();
+    })
+    .await;
+    assert_eq!(recorder.keepalives(), vec![60], "the unit's first CONNECT");
+
+    let (instance, unit) = (&setup.instance, &setup.unit);
+    instance.set_env_var(unit, "PU_MQTT_KEEPALIVE", 17).unwrap();
+    instance
+        .send_command(unit, Command::EnvUpdate)
+        .await
+        .unwrap();
+    setup
+        .wait_log(&["MQTT connection settings changed (PU_MQTT_KEEPALIVE): reconnecting"])
+        .await;
+    let deadline = Instant::now() + WAIT;
+    while recorder.keepalives().last() != Some(&17) {
+        assert!(
+            Instant::now() < deadline,
+            "no CONNECT with the new keepalive: {:?}",
+            recorder.keepalives()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(setup.client.settings().current().mqtt_keepalive, 17);
+    // The new connection carries the unit's traffic: inputs arrive through it.
+    setup.handles_inputs().await;
+    assert_eq!(recorder.keepalives(), vec![60, 17], "one new connection");
     setup.stop().await;
 }

@@ -1,24 +1,24 @@
-//! Platform commands on `input_base_topic` (PROTOCOL §5): parsing, `log_sync` and `reset` here, and the
-//! [`PlatformCommands`] hook through which the REST layer runs `update`, `env_update` and
-//! `schema_update`. After the hook, the runtime itself subscribes to new input topics, unsubscribes from
-//! removed ones and reconnects when the broker host, port or token changed; then, if the hook installed
-//! a new version ([`AfterCommand::Restart`]), it stops cleanly (log entries published, DISCONNECT, log
-//! flushed) and restarts per the restart mode — under the start-up guard of
-//! [`crate::firmware::guard`] when the executable was replaced.
+//! The MQTT side of the platform commands on `input_base_topic` (PROTOCOL §5): which command a message
+//! is (its payload checked by [`crate::update::UpdateCommand`]'s parser and its siblings), `log_sync`
+//! and `reset` here, and the [`PlatformCommands`] hook through which the update pipeline
+//! ([`crate::update::RestCommands`] by default) runs `update`, `env_update` and `schema_update`. After
+//! the hook, the runtime follows what the reload changed ([`crate::update::EnvChange`],
+//! [`crate::update::SchemaChange`]): it subscribes to new input topics, unsubscribes from removed ones
+//! and reconnects when the broker host, port, token or keepalive changed; then, if the hook installed a
+//! new version ([`AfterCommand::Restart`]), the update pipeline's one `restart_after_update` stops
+//! cleanly and restarts per the restart mode.
 
 use std::collections::BTreeSet;
 use std::future::Future;
-
-use serde_json::{Map, Value};
 
 use super::handler::Message;
 use super::log_sync::split_log;
 use crate::client::PepeunitClient;
 use crate::error::{Error, Result};
-use crate::firmware::ReplacedExecutable;
 use crate::mqtt::BoxFuture;
 use crate::mqtt::transport::max_payload_size;
-use crate::update::{self, RestartMode};
+use crate::update::restart::restart_after_update;
+use crate::update::{self, Loaded, ReplacedExecutable, RestartMode, UpdateCommand, check_command};
 
 /// A command that needs the REST API, handed to the [`PlatformCommands`] hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +67,15 @@ pub enum AfterCommand {
         /// under the start-up guard, which restores the backup if it does not stay up.
         executable: Option<ReplacedExecutable>,
     },
+}
+
+impl From<UpdateCommand> for PlatformCommand {
+    fn from(command: UpdateCommand) -> PlatformCommand {
+        PlatformCommand::Update {
+            commit_version: command.version,
+            firmware_link: command.compiled_firmware_link,
+        }
+    }
 }
 
 /// A command as received.
@@ -120,9 +129,9 @@ pub(crate) async fn reload_then_restart<T>(
     work: impl Future<Output = Result<T>>,
     after: impl FnOnce(&T) -> AfterCommand,
 ) -> Result<T> {
-    let before = Snapshot::take(client);
+    let before = Loaded::take(client);
     let result = work.await;
-    before.reconcile(client).await?;
+    follow_reload(client, &before).await?;
     let value = result?;
     if let AfterCommand::Restart { executable } = after(&value) {
         restart_after_update(client, executable.as_ref()).await?;
@@ -130,66 +139,27 @@ pub(crate) async fn reload_then_restart<T>(
     Ok(value)
 }
 
-/// Stops cleanly and restarts per the restart mode. If the restart fails, the main cycle is stopped:
-/// a unit whose connection is gone must end, so that its supervisor can start it again.
-async fn restart_after_update(
-    client: &PepeunitClient,
-    executable: Option<&ReplacedExecutable>,
-) -> Result<()> {
-    if client.restart_mode().is_process() {
-        client.announce_restart();
-        client.mqtt_runtime()?.shutdown(client).await;
-    }
-    let restarted = client.restart_after_update(executable);
-    if restarted.is_err() {
-        client.stop_main_cycle()?;
-    }
-    restarted
-}
-
 /// The command on topic name `name`, `None` for a name that is no command.
 fn parse(name: &str, payload: &[u8]) -> std::result::Result<Option<Command>, String> {
-    let word = match name {
-        "update/pepeunit" => "Update",
-        "env_update/pepeunit" => "EnvUpdate",
-        "schema_update/pepeunit" => "SchemaUpdate",
-        "log_sync/pepeunit" => "LogSync",
+    let command = match name {
+        "update/pepeunit" => Command::Platform(UpdateCommand::read(payload)?.into()),
+        "env_update/pepeunit" => {
+            check_command(payload, "EnvUpdate")?;
+            Command::Platform(PlatformCommand::EnvUpdate)
+        }
+        "schema_update/pepeunit" => {
+            check_command(payload, "SchemaUpdate")?;
+            Command::Platform(PlatformCommand::SchemaUpdate)
+        }
+        "log_sync/pepeunit" => {
+            check_command(payload, "LogSync")?;
+            Command::LogSync
+        }
         // Any payload restarts (PROTOCOL §5).
-        "reset/pepeunit" => return Ok(Some(Command::Reset)),
+        "reset/pepeunit" => Command::Reset,
         _ => return Ok(None),
     };
-    let text = std::str::from_utf8(payload).map_err(|_| "payload is not UTF-8 text".to_owned())?;
-    let object: Map<String, Value> =
-        serde_json::from_str(text).map_err(|e| format!("payload is not a JSON object: {e}"))?;
-    match object.get("COMMAND") {
-        None => {}
-        Some(Value::String(command)) if command == word => {}
-        Some(other) => return Err(format!("COMMAND is {other}, expected \"{word}\"")),
-    }
-    let command = match word {
-        "Update" => Command::Platform(PlatformCommand::Update {
-            commit_version: match optional_string(&object, "PU_COMMIT_VERSION")? {
-                Some(version) => Some(version),
-                None => optional_string(&object, "NEW_COMMIT_VERSION")?,
-            },
-            firmware_link: optional_string(&object, "COMPILED_FIRMWARE_LINK")?,
-        }),
-        "EnvUpdate" => Command::Platform(PlatformCommand::EnvUpdate),
-        "SchemaUpdate" => Command::Platform(PlatformCommand::SchemaUpdate),
-        _ => Command::LogSync,
-    };
     Ok(Some(command))
-}
-
-fn optional_string(
-    object: &Map<String, Value>,
-    key: &str,
-) -> std::result::Result<Option<String>, String> {
-    match object.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(format!("{key} must be a string, found {other}")),
-    }
 }
 
 /// Publishes the whole log on `log/pepeunit`, split into arrays that fit the packet limit.
@@ -220,10 +190,10 @@ async fn reset(client: &PepeunitClient) -> Result<()> {
     let logger = client.logger();
     match mode {
         RestartMode::ReloadOnly => {
-            let before = Snapshot::take(client);
+            let before = Loaded::take(client);
             client.reload_settings()?;
             client.schema().update_from_file()?;
-            before.reconcile(client).await?;
+            follow_reload(client, &before).await?;
             logger.info("Reset: env and schema reloaded (restart mode ReloadOnly)");
             Ok(())
         }
@@ -239,49 +209,27 @@ async fn reset(client: &PepeunitClient) -> Result<()> {
     }
 }
 
-/// What a reload may change that the connection depends on.
-struct Snapshot {
-    target: (String, u16, String),
-    subscriptions: BTreeSet<String>,
-}
-
-impl Snapshot {
-    fn take(client: &PepeunitClient) -> Snapshot {
-        let env = client.settings().current();
-        Snapshot {
-            target: (env.mqtt_host.clone(), env.mqtt_port, env.auth_token.clone()),
-            subscriptions: schema_subscriptions(client),
-        }
+/// Brings the connection in line with what was reloaded since `before`: unsubscribes from removed
+/// input topics, subscribes to new ones, and reconnects when a connection setting changed.
+async fn follow_reload(client: &PepeunitClient, before: &Loaded) -> Result<()> {
+    let runtime = client.mqtt_runtime()?;
+    let schema = before.schema_change(client);
+    if !schema.unsubscribe.is_empty() {
+        runtime.transport().unsubscribe(schema.unsubscribe).await?;
     }
-
-    /// Brings the connection in line with the reloaded env.json and schema.json.
-    async fn reconcile(self, client: &PepeunitClient) -> Result<()> {
-        let runtime = client.mqtt_runtime()?;
-        let now = Snapshot::take(client);
-        let added: Vec<String> = now
-            .subscriptions
-            .difference(&self.subscriptions)
-            .cloned()
-            .collect();
-        let removed: Vec<String> = self
-            .subscriptions
-            .difference(&now.subscriptions)
-            .cloned()
-            .collect();
-        if !removed.is_empty() {
-            runtime.transport().unsubscribe(removed).await?;
-        }
-        if !added.is_empty() {
-            runtime.transport().subscribe(added).await?;
-        }
-        if now.target != self.target {
-            client
-                .logger()
-                .info("MQTT host, port or token changed: reconnecting");
-            runtime.reconnect(client).await?;
-        }
-        Ok(())
+    if !schema.subscribe.is_empty() {
+        runtime.transport().subscribe(schema.subscribe).await?;
     }
+    let env = before.env_change(client);
+    if env.needs_reconnect() {
+        let keys: Vec<&str> = env.connection_keys().collect();
+        client.logger().info(format!(
+            "MQTT connection settings changed ({}): reconnecting",
+            keys.join(", ")
+        ));
+        runtime.reconnect(client).await?;
+    }
+    Ok(())
 }
 
 /// Every physical topic of `input_base_topic` and `input_topic`.
@@ -333,5 +281,9 @@ mod tests {
             assert!(parse("env_update/pepeunit", bad).is_err(), "{bad:?}");
         }
         assert!(parse("update/pepeunit", br#"{"PU_COMMIT_VERSION": 7}"#).is_err());
+        // The one update parser refuses an empty payload: it is no JSON object.
+        for empty in [&b""[..], b"  \n"] {
+            assert!(parse("update/pepeunit", empty).is_err(), "{empty:?}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Applying a new program version: unpack, swap in with a backup, roll back on failure; then restart.
+//! Applying a new program version: unpack, swap in with a backup, roll back on failure.
 //!
 //! [`update_device_program`] has *overlay* semantics, like the Python client: files the archive holds
 //! replace or join the program directory's; files it does not hold (log.json, a compiled binary, user
@@ -10,7 +10,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::archive::{self, ArchiveFormat, ExtractLimits};
+use super::archive::{self, ArchiveFormat, ExtractLimits};
 use crate::error::{Error, Result};
 use crate::files;
 
@@ -20,7 +20,7 @@ pub struct UpdateOptions {
     /// Caps on what the archive may unpack to.
     pub limits: ExtractLimits,
     /// A new executable that exits sooner after the restart is rolled back to the previous one
-    /// (see [`crate::firmware::guard`]); default 30 s.
+    /// (see [`crate::update::firmware::guard`]); default 30 s.
     pub startup_grace: std::time::Duration,
 }
 
@@ -28,7 +28,7 @@ impl Default for UpdateOptions {
     fn default() -> Self {
         UpdateOptions {
             limits: ExtractLimits::default(),
-            startup_grace: crate::firmware::guard::DEFAULT_GRACE,
+            startup_grace: super::firmware::guard::DEFAULT_GRACE,
         }
     }
 }
@@ -110,77 +110,6 @@ pub fn update_device_program_checked(
     });
     remove_dir_all(&staging);
     result
-}
-
-/// How [`restart_process`] brings the updated program into effect.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum RestartMode {
-    /// `exec` the current executable with the same arguments: same pid, nothing left running (unix).
-    #[default]
-    ExecInPlace,
-    /// Spawn the current executable with the same arguments, then `exit(0)`: for supervisors that
-    /// expect the old process to end.
-    SpawnAndExit,
-    /// No restart: the client reloads env.json and schema.json (enough when only they changed).
-    ReloadOnly,
-    /// Do nothing: the unit restarts itself when it sees fit.
-    None,
-}
-
-impl RestartMode {
-    /// Whether this mode replaces the running process (`ExecInPlace`, `SpawnAndExit`).
-    pub fn is_process(self) -> bool {
-        matches!(self, RestartMode::ExecInPlace | RestartMode::SpawnAndExit)
-    }
-}
-
-/// Restarts the current process as `mode` says; [`RestartMode::ReloadOnly`] and [`RestartMode::None`]
-/// return at once (the client does the reload).
-///
-/// The caller stops its main cycle and flushes its log first: on success the two process modes never
-/// return. On Linux, when the running binary itself was replaced, `/proc/self/exe` reads
-/// `… (deleted)`; the new file at the original path is started instead.
-pub fn restart_process(mode: RestartMode) -> Result<()> {
-    match mode {
-        RestartMode::ExecInPlace => exec_in_place(),
-        RestartMode::SpawnAndExit => {
-            let exe = current_exe()?;
-            std::process::Command::new(&exe)
-                .args(std::env::args_os().skip(1))
-                .spawn()
-                .map_err(|e| Error::Update(format!("cannot start {}: {e}", exe.display())))?;
-            std::process::exit(0)
-        }
-        RestartMode::ReloadOnly | RestartMode::None => Ok(()),
-    }
-}
-
-#[cfg(unix)]
-fn exec_in_place() -> Result<()> {
-    use std::os::unix::process::CommandExt;
-    let exe = current_exe()?;
-    let e = std::process::Command::new(&exe)
-        .args(std::env::args_os().skip(1))
-        .exec();
-    Err(Error::Update(format!("cannot exec {}: {e}", exe.display())))
-}
-
-#[cfg(not(unix))]
-fn exec_in_place() -> Result<()> {
-    Err(Error::Update(
-        "restart by exec needs a unix system: use RestartMode::SpawnAndExit".into(),
-    ))
-}
-
-/// The path of the running executable, even after an update replaced it.
-pub(crate) fn current_exe() -> Result<PathBuf> {
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::Update(format!("cannot find the running executable: {e}")))?;
-    let replaced = exe
-        .to_str()
-        .and_then(|s| s.strip_suffix(" (deleted)"))
-        .filter(|_| !exe.exists());
-    Ok(replaced.map_or(exe.clone(), PathBuf::from))
 }
 
 /// One undoable step of the swap (paths relative to the program directory).

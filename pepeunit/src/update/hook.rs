@@ -1,11 +1,12 @@
 //! The default [`PlatformCommands`] of a client with both transports (features `mqtt` and `rest`):
 //! `update/pepeunit`, `env_update/pepeunit` and `schema_update/pepeunit` run through the REST flows of
-//! [`super::update`]. The builder installs it when both flags are on and no hook was given; the
-//! runtime then resubscribes, reconnects and restarts as the returned [`AfterCommand`] says.
+//! `flow.rs`. The builder installs it when both flags are on and no hook was given; the runtime then
+//! resubscribes, reconnects and restarts as the returned [`AfterCommand`] says.
 
 use std::sync::Arc;
 
-use super::update::{UpdateCommand, UpdateOutcome};
+use super::command::UpdateCommand;
+use super::flow;
 use crate::client::PepeunitClient;
 use crate::error::Result;
 use crate::mqtt::BoxFuture;
@@ -29,12 +30,10 @@ impl PlatformCommands for RestCommands {
     ) -> BoxFuture<'a, Result<AfterCommand>> {
         Box::pin(async move {
             match command {
-                PlatformCommand::EnvUpdate => client
-                    .apply_env_update()
+                PlatformCommand::EnvUpdate => flow::apply_env_update(client)
                     .await
                     .map(|_| AfterCommand::Continue),
-                PlatformCommand::SchemaUpdate => client
-                    .apply_schema_update()
+                PlatformCommand::SchemaUpdate => flow::apply_schema_update(client)
                     .await
                     .map(|_| AfterCommand::Continue),
                 PlatformCommand::Update {
@@ -45,20 +44,10 @@ impl PlatformCommands for RestCommands {
                         version: commit_version,
                         compiled_firmware_link: firmware_link,
                     };
-                    let outcome = client.apply_update_command(&command).await?;
-                    Ok(after_update(&outcome))
+                    let outcome = flow::apply_update_command(client, &command).await?;
+                    Ok(outcome.after())
                 }
             }
         })
-    }
-}
-
-/// A restart (into the new executable, if there is one) once a new version is installed.
-pub(crate) fn after_update(outcome: &UpdateOutcome) -> AfterCommand {
-    match outcome {
-        UpdateOutcome::UpToDate { .. } => AfterCommand::Continue,
-        UpdateOutcome::Applied(applied) => AfterCommand::Restart {
-            executable: applied.executable.clone(),
-        },
     }
 }

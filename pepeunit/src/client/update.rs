@@ -1,0 +1,47 @@
+//! The update commands of PROTOCOL §5 that need REST, as client methods (cargo feature `rest`); each
+//! forwards to the update pipeline's flow (`update/flow.rs`).
+
+use std::path::Path;
+
+use super::PepeunitClient;
+use crate::error::Result;
+use crate::update::{EnvChange, SchemaChange, UpdateCommand, UpdateOutcome, flow};
+
+/// The commands of PROTOCOL §5 that need REST.
+impl PepeunitClient {
+    /// `env_update/pepeunit`: downloads env.json (URL from the env in force), checks it is usable,
+    /// atomically replaces the live file and reloads the settings. On failure nothing changes.
+    pub async fn apply_env_update(&self) -> Result<EnvChange> {
+        flow::apply_env_update(self).await
+    }
+
+    /// `schema_update/pepeunit`: downloads schema.json, checks it, atomically replaces the live file and
+    /// reloads the schema; says which topics to subscribe to and unsubscribe from.
+    pub async fn apply_schema_update(&self) -> Result<SchemaChange> {
+        flow::apply_schema_update(self).await
+    }
+
+    /// `update/pepeunit` without the restart: version check (unless [`crate::rest::RestOptions::check_version`]
+    /// is off) → download the archive → unpack and check its env.json/schema.json → for a compiled
+    /// unit, download and check the binary and swap it in for the running executable → apply the
+    /// archive (staging, swap, rollback) → reload env and schema. Any failure undoes what was done.
+    pub async fn apply_update_command(&self, command: &UpdateCommand) -> Result<UpdateOutcome> {
+        flow::apply_update_command(self, command).await
+    }
+
+    /// The Python client's `perform_update`: asks the backend for the unit's target version
+    /// ([`PepeunitClient::get_target_version`]) and runs the `update/pepeunit` flow to it — version
+    /// check, download, checked apply, reload; with MQTT on, the subscriptions follow the new schema —
+    /// then restarts per the restart mode (a process restart does not return). The target version
+    /// carries no firmware link: a compiled unit's new binary only comes with the `update` command.
+    pub async fn perform_update(&self) -> Result<UpdateOutcome> {
+        flow::perform_update(self).await
+    }
+
+    /// Downloads a compiled unit's binary from a public `url` (no auth header) to `dest`, checks it is a
+    /// complete executable of this platform (`Content-Length`, non-empty, ELF of this machine) and makes
+    /// it executable. On failure `dest` does not exist.
+    pub async fn download_firmware(&self, url: &str, dest: &Path) -> Result<u64> {
+        flow::download_firmware(self, url, dest).await
+    }
+}

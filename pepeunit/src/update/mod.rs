@@ -1,0 +1,47 @@
+//! Updating the unit's program, as one pipeline (PROTOCOL §5, §8):
+//!
+//! 1. `command.rs`: the `update/pepeunit` payload ([`UpdateCommand`], one parser) and the checks every
+//!    command payload passes;
+//! 2. `flow.rs` (feature `rest`): download → check → swap the executable → apply the archive → reload,
+//!    and the env/schema updates; `hook.rs` (features `mqtt` + `rest`): [`RestCommands`], the
+//!    default hook through which the MQTT runtime runs them;
+//! 3. [`archive`]: reading an archive safely into a staging directory;
+//! 4. `apply.rs`: staging → swap into the program directory with backup and rollback
+//!    ([`update_device_program`]);
+//! 5. [`firmware`]: a compiled unit's new executable (checks, swap, backup) and its start-up guard;
+//! 6. `change.rs`: what a reload changed ([`EnvChange`], [`SchemaChange`]), which the runtime follows;
+//! 7. `restart.rs`: the one `restart_after_update`; `process.rs`: the restart modes
+//!    ([`RestartMode`], [`restart_process`]).
+//!
+//! Dependencies point one way: flow → apply/firmware/restart → guard → process.
+
+mod apply;
+pub mod archive;
+mod change;
+mod command;
+pub mod firmware;
+#[cfg(feature = "rest")]
+pub(crate) mod flow;
+#[cfg(all(feature = "mqtt", feature = "rest"))]
+mod hook;
+mod process;
+pub(crate) mod restart;
+
+pub use apply::{
+    UpdateOptions, UpdateReport, update_device_program, update_device_program_checked,
+};
+#[cfg(feature = "mqtt")]
+pub(crate) use change::Loaded;
+pub use change::{EnvChange, SchemaChange};
+pub use command::UpdateCommand;
+#[cfg(feature = "mqtt")]
+pub(crate) use command::check_command;
+pub use firmware::ReplacedExecutable;
+#[cfg(feature = "rest")]
+pub use flow::{AppliedUpdate, UpdateOutcome};
+#[cfg(all(feature = "mqtt", feature = "rest"))]
+pub use hook::RestCommands;
+#[cfg(all(feature = "mqtt", feature = "rest"))]
+pub(crate) use hook::default_commands;
+pub(crate) use process::current_exe;
+pub use process::{RestartMode, restart_process};
