@@ -217,6 +217,10 @@ impl<'a> Staging<'a> {
     fn member_path(&self, name: &[u8], raw: &[u8]) -> Result<PathBuf> {
         let text =
             std::str::from_utf8(raw).map_err(|_| self.refuse(name, "the path is not UTF-8"))?;
+        // No file system takes one (zip names may hold any byte).
+        if text.contains('\0') {
+            return Err(self.refuse(name, format!("{text:?} contains a NUL byte")));
+        }
         let mut rel = PathBuf::new();
         for component in Path::new(text).components() {
             match component {
