@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: the vectors folder and self-cleaning temp directories.
 #![allow(dead_code)]
 
+pub mod prop;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
