@@ -119,19 +119,26 @@ fn offline_client(dir: &TempDir) -> PepeunitClient {
         .unwrap()
 }
 
-/// A refused replacement leaves `target` and the loaded snapshot as they were; an accepted one is
-/// undone with `restore`, so every case starts from the same files.
-fn replace_property(
+/// A file the client replaces from a candidate file, and what the client has loaded from it.
+struct Replaced<'a, T> {
+    target: &'a Path,
+    replace: &'a dyn Fn(&Path) -> pepeunit::Result<()>,
+    loaded: &'a dyn Fn() -> T,
+    /// The error variants a refusal may be.
+    errors: &'a [&'a str],
+}
+
+/// A refused replacement leaves the file and what is loaded from it as they were; an accepted one is
+/// undone, so every case starts from the same file.
+fn replace_property<T: PartialEq>(
     name: &str,
     fixed: Vec<Vec<u8>>,
     random: usize,
     seeds: &[Value],
-    target: &Path,
-    replace: impl Fn(&Path) -> pepeunit::Result<()>,
-    expected: &[&str],
+    file: Replaced<'_, T>,
 ) {
-    let candidate = target.with_file_name(format!("candidate-{name}"));
-    let original = fs::read(target).unwrap();
+    let candidate = file.target.with_file_name(format!("candidate-{name}"));
+    let original = fs::read(file.target).unwrap();
     let source = candidate.display().to_string();
     Property {
         name,
@@ -142,16 +149,20 @@ fn replace_property(
         |rng| json_case(rng, seeds),
         |bytes| {
             fs::write(&candidate, bytes).unwrap();
-            match replace(&candidate) {
+            let before = (file.loaded)();
+            match (file.replace)(&candidate) {
                 Ok(()) => {
                     fs::write(&candidate, &original).unwrap();
-                    replace(&candidate).map_err(|e| format!("restoring: {e}"))?;
+                    (file.replace)(&candidate).map_err(|e| format!("restoring: {e}"))?;
                     Ok(Verdict::Accepted)
                 }
                 Err(err) => {
-                    let verdict = typed(&err, expected, &source)?;
-                    if fs::read(target).unwrap() != original {
-                        return Err(format!("refused ({err}) but {} changed", target.display()));
+                    let verdict = typed(&err, file.errors, &source)?;
+                    if fs::read(file.target).unwrap() != original {
+                        return Err(format!("refused ({err}) but {name} changed"));
+                    }
+                    if (file.loaded)() != before {
+                        return Err(format!("refused ({err}) but what was loaded changed"));
                     }
                     Ok(verdict)
                 }
@@ -210,22 +221,17 @@ fn env_json() {
         .iter()
         .map(|rel| json_vector(rel))
         .collect();
-    let before = client.settings().current();
     replace_property(
         "env.json",
         env_corpus(),
         1500,
         &seeds,
-        client.settings().path(),
-        |candidate| {
-            let result = client.update_env_from_file(candidate);
-            let kept = *client.settings().current() == *before;
-            if result.is_err() && !kept {
-                panic!("refused, yet the settings in memory changed");
-            }
-            result
+        Replaced {
+            target: client.settings().path(),
+            replace: &|candidate| client.update_env_from_file(candidate),
+            loaded: &|| client.settings().current(),
+            errors: &["InvalidJson", "InvalidSetting", "InvalidToken", "Io"],
         },
-        &["InvalidJson", "InvalidSetting", "InvalidToken", "Io"],
     );
 }
 
@@ -259,22 +265,17 @@ fn schema_json() {
     ] {
         fixed.push(read(rel));
     }
-    let before = client.schema().current();
     replace_property(
         "schema.json",
         fixed,
         1500,
         &seeds,
-        client.schema().path(),
-        |candidate| {
-            let result = client.update_schema_from_file(candidate);
-            let kept = *client.schema().current() == *before;
-            if result.is_err() && !kept {
-                panic!("refused, yet the schema in memory changed");
-            }
-            result
+        Replaced {
+            target: client.schema().path(),
+            replace: &|candidate| client.update_schema_from_file(candidate),
+            loaded: &|| client.schema().current(),
+            errors: &["InvalidJson", "InvalidSchema", "Io"],
         },
-        &["InvalidJson", "InvalidSchema", "Io"],
     );
 }
 
@@ -908,12 +909,15 @@ mod command_payloads {
     use std::time::{Duration, Instant};
 
     use pepeunit::client::PepeunitClient;
-    use pepeunit::testkit::{BrokerKind, Instance, InstanceOptions, UnitSpec};
+    use pepeunit::testkit::UnitSpec;
     use pepeunit::update::RestartMode;
     use serde_json::{Value, json};
 
     use super::support::prop::{Property, Verdict, mutate, mutate_json};
-    use super::support::{RecordingCommands, TempDir};
+    use super::support::{
+        RecordingCommands, TempDir, hostile_command_payloads, mosquitto_instance, spawn_main_cycle,
+        stop_main_cycle,
+    };
 
     const NAMES: [&str; 4] = [
         "update/pepeunit",
@@ -928,12 +932,7 @@ mod command_payloads {
     /// never panics, keeps running, and env.json/schema.json stay as they were.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn command_payloads() {
-        let instance = Instance::start(InstanceOptions {
-            broker: BrokerKind::Mosquitto,
-            ..InstanceOptions::default()
-        })
-        .await
-        .unwrap();
+        let instance = mosquitto_instance().await;
         let dir = TempDir::new("hostile-commands");
         let spec = UnitSpec::new("hostile", dir.path()).with_env("PU_MAX_LOG_LENGTH", 100_000);
         let unit = instance.create_unit(spec).await.unwrap();
@@ -945,10 +944,7 @@ mod command_payloads {
             .platform_commands(commands.clone())
             .build()
             .unwrap();
-        let cycle = {
-            let client = client.clone();
-            tokio::spawn(async move { client.run_main_cycle(|_| async {}).await })
-        };
+        let cycle = spawn_main_cycle(&client);
         assert!(
             instance.wait_for_state(&unit, WAIT).await.is_some(),
             "no state"
@@ -964,18 +960,13 @@ mod command_payloads {
         };
 
         // The payloads of tests/mqtt_runtime.rs, on every command that parses its payload.
-        let garbage: Vec<u8> = (0..200 * 1024).map(|i| (i * 7 % 251) as u8).collect();
-        let corpus: Vec<Vec<u8>> = vec![
-            b"not json".to_vec(),
-            br#"{"COMMAND": 5}"#.to_vec(),
-            b"[1, 2, 3]".to_vec(),
-            br#"{"COMMAND": "Update", "PU_COMMIT_VERSION": ["x"]}"#.to_vec(),
-            garbage,
-            vec![0xff, 0xfe, b'{', 0x80],
+        // The payloads of tests/mqtt_runtime.rs and the bad ones of commands.rs's unit test.
+        let mut corpus = hostile_command_payloads();
+        corpus.extend([
             b"\xff".to_vec(),
             br#"{"COMMAND": "SchemaUpdate"}"#.to_vec(),
             br#"{"PU_COMMIT_VERSION": 7}"#.to_vec(),
-        ];
+        ]);
         let fixed: Vec<(&str, Vec<u8>)> = NAMES
             .iter()
             .flat_map(|name| corpus.iter().map(move |p| (*name, p.clone())))
@@ -1067,11 +1058,6 @@ mod command_payloads {
             refused.values().sum::<usize>(),
             run.values().sum::<usize>()
         );
-        client.stop_main_cycle().unwrap();
-        tokio::time::timeout(WAIT, cycle)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        stop_main_cycle(&client, cycle).await;
     }
 }

@@ -21,7 +21,7 @@ use pepeunit::cipher::{Cipher, aes_gcm_decode};
 use pepeunit::client::PepeunitClient;
 use pepeunit::mqtt::{Backoff, MqttConfig};
 use pepeunit::settings::Env;
-use pepeunit::testkit::{BrokerKind, Command, Instance, InstanceOptions, ProgramSource, UnitSpec};
+use pepeunit::testkit::{Command, Instance, ProgramSource, UnitSpec};
 use pepeunit::update::RestartMode;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
@@ -146,12 +146,7 @@ async fn no_error_path_leaks_the_token_or_the_keys() {
 
     let secret_key = STANDARD.encode(SECRET_KEY_RAW);
     let encrypt_key = STANDARD.encode(ENCRYPT_KEY_RAW);
-    let instance = Instance::start(InstanceOptions {
-        broker: BrokerKind::Mosquitto,
-        ..InstanceOptions::default()
-    })
-    .await
-    .unwrap();
+    let instance = support::mosquitto_instance().await;
     let tmp = TempDir::new("secrets");
     let spec = UnitSpec::new("secrets", tmp.path().join("unit"))
         .with_env("PU_SECRET_KEY", secret_key.clone())
@@ -195,10 +190,7 @@ async fn no_error_path_leaks_the_token_or_the_keys() {
         .restart_mode(RestartMode::None)
         .build()
         .unwrap();
-    let cycle = {
-        let client = client.clone();
-        tokio::spawn(async move { client.run_main_cycle(|_| async {}).await })
-    };
+    let cycle = support::spawn_main_cycle(&client);
     assert!(
         instance.wait_for_state(&unit, WAIT).await.is_some(),
         "no state"
@@ -380,10 +372,7 @@ async fn no_error_path_leaks_the_token_or_the_keys() {
             .build()
             .unwrap()
     };
-    let tls_cycle = {
-        let client = tls_client.clone();
-        tokio::spawn(async move { client.run_main_cycle(|_| async {}).await })
-    };
+    let tls_cycle = support::spawn_main_cycle(&tls_client);
     tokio::time::sleep(Duration::from_secs(2)).await;
     tls_client.stop_main_cycle().unwrap();
     if let Ok(Ok(Err(err))) = tokio::time::timeout(WAIT, tls_cycle).await {
@@ -396,12 +385,7 @@ async fn no_error_path_leaks_the_token_or_the_keys() {
         .await
         .unwrap();
     wait_log(&unit_dir, &["Log sync completed"]).await;
-    client.stop_main_cycle().unwrap();
-    tokio::time::timeout(WAIT, cycle)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    support::stop_main_cycle(&client, cycle).await;
 
     // Panic messages: every error as a unit that `unwrap`s it would show it (its Debug), beside any
     // panic of the library itself during the run.

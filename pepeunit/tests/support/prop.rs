@@ -270,7 +270,8 @@ impl<I: Debug> Property<'_, I> {
                 }
                 Ok(Ok(Verdict::Accepted)) => None,
                 Ok(Err(why)) => Some(why),
-                Err(panic) => Some(format!("panicked: {}", panic_text(panic.as_ref()))),
+                // The panic hook has printed the message and location above.
+                Err(_) => Some("panicked (see the message above)".to_owned()),
             };
             if let Some(why) = failure {
                 let kind = if index < fixed { "fixed" } else { "random" };
@@ -301,12 +302,4 @@ impl<I: Debug> Property<'_, I> {
         );
         Ran { cases, refused }
     }
-}
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
