@@ -1054,7 +1054,7 @@ mod command_payloads {
         assert!(!cycle.is_finished(), "the unit stopped");
         println!(
             "property command payloads: {} published, {} refused, {} run",
-            ran.cases,
+            ran,
             refused.values().sum::<usize>(),
             run.values().sum::<usize>()
         );

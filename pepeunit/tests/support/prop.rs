@@ -214,13 +214,6 @@ pub struct Property<'a, I> {
     pub random: usize,
 }
 
-/// What [`Property::run`] did.
-#[derive(Debug, Clone, Copy)]
-pub struct Ran {
-    pub cases: usize,
-    pub refused: usize,
-}
-
 /// What a checked case came to: accepted or refused (both fine, the property decides which), or
 /// pending when the outcome is checked after the run (payloads sent to a running unit).
 pub enum Verdict {
@@ -232,12 +225,13 @@ pub enum Verdict {
 impl<I: Debug> Property<'_, I> {
     /// Runs `check` on every fixed case, then on `random` inputs drawn by `generate`, each from its own
     /// generator (seeded from the run's seed and the case number, so one case replays alone). A panic
-    /// or an `Err` from `check` fails the test, naming the case, the seed and the input.
+    /// or an `Err` from `check` fails the test, naming the case, the seed and the input. Returns the
+    /// number of cases run.
     pub fn run(
         self,
         mut generate: impl FnMut(&mut Rng) -> I,
         mut check: impl FnMut(&I) -> Result<Verdict, String>,
-    ) -> Ran {
+    ) -> usize {
         let seed = seed();
         let started = Instant::now();
         let fixed = self.fixed.len();
@@ -300,6 +294,6 @@ impl<I: Debug> Property<'_, I> {
                 ""
             }
         );
-        Ran { cases, refused }
+        cases
     }
 }
