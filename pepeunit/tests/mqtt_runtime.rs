@@ -446,15 +446,7 @@ async fn hostile_command_payloads_are_logged_and_change_nothing() {
     let env_before = std::fs::read(unit.env_path()).unwrap();
     let schema_before = std::fs::read(unit.schema_path()).unwrap();
 
-    let garbage: Vec<u8> = (0..200 * 1024).map(|i| (i * 7 % 251) as u8).collect();
-    let payloads: Vec<Vec<u8>> = vec![
-        b"not json".to_vec(),
-        br#"{"COMMAND": 5}"#.to_vec(),
-        b"[1, 2, 3]".to_vec(),
-        br#"{"COMMAND": "Update", "PU_COMMIT_VERSION": ["x"]}"#.to_vec(),
-        garbage,
-        vec![0xff, 0xfe, b'{', 0x80],
-    ];
+    let payloads = support::hostile_command_payloads();
     let names = [
         "update/pepeunit",
         "env_update/pepeunit",

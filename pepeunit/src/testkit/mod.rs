@@ -130,6 +130,40 @@ pub enum ProgramSource {
     Files(Vec<(String, Vec<u8>)>),
 }
 
+/// How [`update_archive`] packs a program (PROTOCOL §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packing {
+    /// A plain tar, as `GET …/firmware/tar` serves it.
+    Tar,
+    /// A zip like `shutil.make_archive`, as `GET …/firmware/zip` serves it.
+    Zip,
+    /// A tar compressed like `zlib.compressobj(level, wbits)`, as `GET …/firmware/tgz` serves it.
+    Tgz {
+        /// zlib's `wbits`: 9…15 zlib, −15…−9 raw deflate, 25…31 gzip.
+        wbits: i32,
+        /// Compression level, −1…9.
+        level: i32,
+    },
+}
+
+/// The update archive the instance would serve for `files` (path relative to the program root,
+/// bytes), without a running instance: for tests that need archive bytes to corrupt.
+pub fn update_archive(files: &[(String, Vec<u8>)], packing: Packing) -> Result<Vec<u8>> {
+    let tree = Tree::from_files(files);
+    let built = match packing {
+        Packing::Tar => archive::tar(&tree),
+        Packing::Zip => archive::zip(&tree),
+        Packing::Tgz { wbits, level } => {
+            if !archive::valid_wbits(wbits) || !archive::valid_level(level) {
+                let reason = format!("no tgz with wbits {wbits} and level {level}");
+                return Err(Error::Testkit(reason));
+            }
+            archive::tar(&tree).and_then(|tar| archive::compress(&tar, wbits, level))
+        }
+    };
+    built.map_err(|e| Error::Testkit(format!("building the archive: {e}")))
+}
+
 /// What the REST handlers and the observer share.
 pub(crate) struct Shared {
     options: InstanceOptions,

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: the vectors folder and self-cleaning temp directories.
 #![allow(dead_code)]
 
+pub mod prop;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -103,6 +105,17 @@ pub async fn instance(era: pepeunit::testkit::BackendEra) -> pepeunit::testkit::
     .unwrap()
 }
 
+/// A testkit instance on mosquitto (the broker CI has), whatever `BrokerKind::Auto` would pick.
+#[cfg(feature = "testkit")]
+pub async fn mosquitto_instance() -> pepeunit::testkit::Instance {
+    pepeunit::testkit::Instance::start(pepeunit::testkit::InstanceOptions {
+        broker: pepeunit::testkit::BrokerKind::Mosquitto,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
 /// A testkit instance whose units send their state every second (the tests that wait for a state).
 #[cfg(feature = "testkit")]
 pub async fn fast_state_instance() -> pepeunit::testkit::Instance {
@@ -147,6 +160,43 @@ impl pepeunit::runtime::PlatformCommands for RecordingCommands {
         self.0.lock().unwrap().push(command);
         Box::pin(async { Ok(pepeunit::runtime::AfterCommand::Continue) })
     }
+}
+
+/// Malformed payloads for the commands that parse theirs (tests/mqtt_runtime.rs sends them all; the
+/// command-payload property of tests/hostile_input.rs starts from them).
+pub fn hostile_command_payloads() -> Vec<Vec<u8>> {
+    let garbage: Vec<u8> = (0..200 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+    vec![
+        b"not json".to_vec(),
+        br#"{"COMMAND": 5}"#.to_vec(),
+        b"[1, 2, 3]".to_vec(),
+        br#"{"COMMAND": "Update", "PU_COMMIT_VERSION": ["x"]}"#.to_vec(),
+        garbage,
+        vec![0xff, 0xfe, b'{', 0x80],
+    ]
+}
+
+/// Runs `client`'s main cycle (no output) on a task.
+#[cfg(feature = "mqtt")]
+pub fn spawn_main_cycle(
+    client: &pepeunit::client::PepeunitClient,
+) -> tokio::task::JoinHandle<pepeunit::Result<()>> {
+    let client = client.clone();
+    tokio::spawn(async move { client.run_main_cycle(|_| async {}).await })
+}
+
+/// Stops the main cycle run by [`spawn_main_cycle`] and checks it ended cleanly.
+#[cfg(feature = "mqtt")]
+pub async fn stop_main_cycle(
+    client: &pepeunit::client::PepeunitClient,
+    cycle: tokio::task::JoinHandle<pepeunit::Result<()>>,
+) {
+    client.stop_main_cycle().unwrap();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(30), cycle).await;
+    ended
+        .expect("the main cycle did not stop")
+        .unwrap()
+        .unwrap();
 }
 
 /// REST options with two quick retries, so the tests that exhaust them stay fast.

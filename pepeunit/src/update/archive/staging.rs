@@ -76,13 +76,19 @@ impl<'a> Staging<'a> {
                 _ => Err(self.refuse(name, "a non-directory entry names the archive root")),
             };
         }
-        let path = self.prepare(name, &rel)?;
-        match kind {
+        let added = self.prepare(name, &rel).and_then(|path| match kind {
             Kind::Dir => self.dir(name, &path, mode),
             Kind::File { size, data } => self.file(name, &path, mode, size, data),
             Kind::Symlink(target) => self.symlink(name, &rel, &path, &target),
             Kind::Hardlink(target) => self.hardlink(name, &path, &target),
-        }
+        });
+        // A name no file can have here (a component over NAME_MAX, …) is the archive's fault.
+        added.map_err(|e| match e {
+            Error::Io { source, .. } if source.kind() == io::ErrorKind::InvalidFilename => {
+                self.refuse(name, format!("the file system refuses the name: {source}"))
+            }
+            other => other,
+        })
     }
 
     /// Counts an entry that has nothing to unpack (metadata), so the entry limit still holds.
@@ -217,6 +223,10 @@ impl<'a> Staging<'a> {
     fn member_path(&self, name: &[u8], raw: &[u8]) -> Result<PathBuf> {
         let text =
             std::str::from_utf8(raw).map_err(|_| self.refuse(name, "the path is not UTF-8"))?;
+        // No file system takes one (zip names may hold any byte).
+        if text.contains('\0') {
+            return Err(self.refuse(name, format!("{text:?} contains a NUL byte")));
+        }
         let mut rel = PathBuf::new();
         for component in Path::new(text).components() {
             match component {

@@ -41,6 +41,8 @@ struct Member {
     size: u32,
     /// Unix mode (type and permission bits) when the archiver recorded one.
     unix_mode: Option<u32>,
+    /// The disk the member's local header is on: only 0 exists in a single-file archive.
+    disk_start: u16,
     local_offset: u32,
 }
 
@@ -109,6 +111,7 @@ fn read_central_header(mut file: &File, offset: u64, staging: &Staging) -> Resul
         compressed: u32_at(&header, 20),
         size: u32_at(&header, 24),
         unix_mode: Some(external >> 16).filter(|&mode| mode != 0),
+        disk_start: u16_at(&header, 34),
         local_offset: u32_at(&header, 42),
         name,
     };
@@ -123,6 +126,13 @@ fn extract_member(mut file: &File, member: &Member, staging: &mut Staging) -> Re
     }
     if [member.compressed, member.size, member.local_offset].contains(&ZIP64_MARK) {
         return Err(staging.refuse(name, "zip64 entries are not supported"));
+    }
+    if member.disk_start != 0 {
+        let reason = format!(
+            "multi-disk zip archives are not supported (entry on disk {})",
+            member.disk_start
+        );
+        return Err(staging.refuse(name, reason));
     }
     let file_type = member.unix_mode.map(|mode| mode & UNIX_TYPE_MASK);
     let is_dir = name.ends_with(b"/") || file_type == Some(UNIX_DIR);
