@@ -91,6 +91,12 @@ pub fn update_device_program_checked(
     options: &UpdateOptions,
     check: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<UpdateReport> {
+    // What an update killed mid-way left (each file in place is whole, old or new).
+    for what in ["staging", "backup"] {
+        for stale in files::stale_entries(program_dir, &format!(".pepeunit-{what}-")) {
+            remove_dir_all(&stale);
+        }
+    }
     let staging = hidden_dir(program_dir, "staging")?;
     let result = archive::extract(archive, &staging, &options.limits).and_then(|extracted| {
         check(&staging)?;

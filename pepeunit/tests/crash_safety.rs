@@ -205,9 +205,16 @@ impl Drop for Unit {
     }
 }
 
-/// Lets `child` run for `delay`, then kills it with SIGKILL and reaps it.
-fn kill_after(child: Child, delay: Duration) {
+/// Lets `child` run for `delay`, then kills it with SIGKILL and reaps it. The writers loop forever:
+/// one that already exited could not start on the files the previous kill left.
+fn kill_after(mut child: Child, delay: Duration, unit: &Unit) {
     std::thread::sleep(delay);
+    if let Some(status) = child.try_wait().unwrap() {
+        panic!(
+            "the start after a kill failed ({status}):\n{}",
+            unit.output()
+        );
+    }
     stop(child);
 }
 
@@ -260,7 +267,7 @@ fn log_writes_survive_kill_9() {
     let end = Instant::now() + BUDGET;
     let (mut kills, mut torn, mut last) = (0, 0, None);
     while kills < 40 && Instant::now() < end {
-        kill_after(unit.spawn("log", &[], &[]), rng.millis(5, 80));
+        kill_after(unit.spawn("log", &[], &[]), rng.millis(5, 80), &unit);
         kills += 1;
         let (cut, seq) = check_log(&fs::read(unit.file("log.json")).unwrap_or_default());
         torn += u32::from(cut);
@@ -277,6 +284,8 @@ fn log_writes_survive_kill_9() {
     let last_entry: LogEntry = serde_json::from_slice(last_entry.unwrap()).unwrap();
     assert_eq!(last_entry.text, "crash_unit v1 checked");
     assert!(seq.is_some_and(|s| s > 0), "the writers logged");
+    // A compaction killed mid-way leaves a temp file; the next start removes it.
+    assert_eq!(unit.leftovers(), Vec::<String>::new());
     println!(
         "log: {kills} kills, {torn} cut last lines dropped by the next start, last seq {seq:?}, \
          leftovers {:?}",
@@ -301,7 +310,7 @@ fn env_and_schema_updates_survive_kill_9() {
     let end = Instant::now() + BUDGET;
     let (mut kills, mut new_env, mut new_schema) = (0, 0, 0);
     while kills < 40 && Instant::now() < end {
-        kill_after(unit.spawn("files", &args, &[]), rng.millis(5, 80));
+        kill_after(unit.spawn("files", &args, &[]), rng.millis(5, 80), &unit);
         kills += 1;
         let env = fs::read(unit.file("env.json")).unwrap();
         let schema = fs::read(unit.file("schema.json")).unwrap();
@@ -314,6 +323,9 @@ fn env_and_schema_updates_survive_kill_9() {
         new_schema += u32::from(schema == schema_b);
     }
     unit.next_start_runs();
+    // Each write removes the temp files killed writers left: at most the last kill's remain.
+    let leftovers = unit.leftovers();
+    assert!(leftovers.len() <= 2, "{leftovers:?}");
     println!(
         "env/schema: {kills} kills; env.json was B after {new_env}, schema.json after \
          {new_schema}; leftovers {:?}",
@@ -365,7 +377,7 @@ fn an_update_swap_survives_kill_9() {
     let end = Instant::now() + BUDGET;
     let (mut kills, mut mixed) = (0, 0);
     while kills < 40 && Instant::now() < end {
-        kill_after(unit.spawn("swap", &args, &[]), rng.millis(5, 120));
+        kill_after(unit.spawn("swap", &args, &[]), rng.millis(5, 120), &unit);
         kills += 1;
         let mut from_b = 0;
         for ((name, old), (_, new)) in a.iter().zip(&b) {
@@ -377,6 +389,9 @@ fn an_update_swap_survives_kill_9() {
         mixed += u32::from(from_b != 0 && from_b != a.len());
     }
     unit.next_start_runs();
+    // Each update removes what killed ones left: at most the last kill's staging and backup remain.
+    let leftovers = unit.leftovers();
+    assert!(leftovers.len() <= 2, "{leftovers:?}");
     println!(
         "update swap: {kills} kills; {mixed} left files of both versions (each file whole); \
          leftovers {:?}",
@@ -511,7 +526,7 @@ fn kills_in_the_grace_period_leave_one_binary_running_after_the_next_start() {
         // The grace period starts when the marker is written, just before the exec.
         let pending = unit.marker("update-pending");
         wait_until("the update marker", || pending.exists());
-        kill_after(child, rng.millis(0, 1300));
+        kill_after(child, rng.millis(0, 1300), &unit);
         kills += 1;
         // The supervisor starts the unit again at once.
         let next = unit.spawn("run", &[], &[]);

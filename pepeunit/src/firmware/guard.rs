@@ -51,7 +51,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ReplacedExecutable, hidden_sibling};
 use crate::error::{Error, Result};
-use crate::files;
+use crate::files::{self, process_alive};
 use crate::logger::Logger;
 use crate::update::{self, RestartMode};
 
@@ -338,20 +338,6 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// Whether the process `pid` exists (unix; elsewhere assumed).
-fn process_alive(pid: u32) -> bool {
-    #[cfg(unix)]
-    {
-        // SAFETY: signal 0 only checks that the process exists.
-        libc::pid_t::try_from(pid).is_ok_and(|pid| pid > 0 && unsafe { libc::kill(pid, 0) } == 0)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = pid;
-        true
-    }
 }
 
 /// Whether the binary this process runs is no longer the file at `exe` (Linux; elsewhere `false`).
