@@ -497,7 +497,7 @@ fn a_stop_by_a_signal_in_the_grace_period_rolls_back_and_starts_nothing() {
 }
 
 #[test]
-fn a_new_binary_that_exits_on_its_own_is_rolled_back_and_restarted() {
+fn a_new_binary_that_exits_on_its_own_is_restarted_and_a_later_start_replaces_that_copy() {
     let (v1, _) = binaries();
     let (unit, update) = compiled("crash-exit");
     let mut child = spawn_update(&unit, &update, "10000", &[("CRASH_UNIT_EXIT", "v2")]);
@@ -511,7 +511,19 @@ fn a_new_binary_that_exits_on_its_own_is_rolled_back_and_restarted() {
         fs::read(unit.file("env.json")).unwrap(),
         env(COMMIT_A, true)
     );
-    assert_eq!(support::processes_under(unit.dir.path()).len(), 1);
+    let untracked = support::processes_under(unit.dir.path());
+    assert_eq!(untracked.len(), 1);
+    // No supervisor tracks that copy; when one starts the unit, its start replaces the copy.
+    let next = unit.spawn("run", &[], &[]);
+    assert_eq!(unit.wait_started(next.id()), "v1");
+    assert_eq!(
+        support::processes_under(unit.dir.path()),
+        [next.id() as i32],
+        "the copy {untracked:?} was stopped"
+    );
+    let log = fs::read_to_string(unit.file("log.json")).unwrap();
+    assert!(log.contains("Stopping the copy"), "{log}");
+    stop(next);
 }
 
 #[test]
@@ -519,7 +531,7 @@ fn kills_in_the_grace_period_leave_one_binary_running_after_the_next_start() {
     let (v1, v2) = binaries();
     let mut rng = Rng::seeded("grace");
     let end = Instant::now() + BUDGET;
-    let (mut kills, mut old, mut new) = (0, 0, 0);
+    let (mut kills, mut old, mut new, mut waited, mut stopped) = (0, 0, 0, 0, 0);
     while kills < 15 && Instant::now() < end {
         let (unit, update) = compiled("crash-grace");
         let child = spawn_update(&unit, &update, "1000", &[]);
@@ -554,9 +566,14 @@ fn kills_in_the_grace_period_leave_one_binary_running_after_the_next_start() {
             env["PU_COMMIT_VERSION"], commit,
             "{version} runs on its own env.json"
         );
+        let log = fs::read_to_string(unit.file("log.json")).unwrap();
+        waited += u32::from(log.contains("Restarting the restored executable"));
+        stopped += u32::from(log.contains("Stopping the copy"));
         stop(next);
     }
     println!(
-        "grace period: {kills} kills; the next start ran the old binary {old} times, the new {new}"
+        "grace period: {kills} kills; the next start ran the old binary {old} times, the new \
+         {new}; it had loaded the binary the watchdog then rolled back (and re-exec'd) {waited} \
+         times, stopped a copy the watchdog started {stopped} times"
     );
 }

@@ -194,9 +194,8 @@ pub fn check_at_start(logger: &Logger) -> Result<()> {
             ));
             if marker.watchdog == me {
                 // Started by the watchdog: no supervisor tracks this copy; a start that is not
-                // ours will replace it (see `stop_untracked_copy`).
-                std::fs::rename(failed_path(&exe), untracked_path(&exe))
-                    .map_err(|e| Error::io(failed_path(&exe), e))?;
+                // ours will replace it (see `stop_untracked_copy`). Gone: that start came first.
+                let _ = std::fs::rename(failed_path(&exe), untracked_path(&exe));
                 return Ok(());
             }
             remove(&failed_path(&exe))?;
