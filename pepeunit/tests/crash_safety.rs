@@ -26,8 +26,8 @@ const COMMIT_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const COMMIT_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 /// Longest wait for a process to show something.
 const WAIT: Duration = Duration::from_secs(30);
-/// Time bound of one scenario's kill loop (the kill counts below are reached well within it).
-const BUDGET: Duration = Duration::from_secs(30);
+/// Time bound of one scenario's kill loop: at most 60 s for the four.
+const BUDGET: Duration = Duration::from_secs(15);
 
 /// `examples/crash_unit` built as v1 and v2.
 fn binaries() -> &'static (Vec<u8>, Vec<u8>) {
