@@ -37,6 +37,10 @@ pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn write_via_temp(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
+    if sync {
+        // Rare writes (env, schema, markers, the log's flush): they also sweep what killed ones left.
+        remove_stale_temps(path);
+    }
     let tmp = temp_sibling(path);
     let result = (|| {
         let mut file = OpenOptions::new()
@@ -104,4 +108,49 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     parent_dir(path).join(format!(".{name}.tmp-{}-{n}", std::process::id()))
+}
+
+/// Removes the temporary files of [`temp_sibling`] that a writer of `path` killed mid-write left
+/// behind (those of processes that no longer run); best effort.
+pub fn remove_stale_temps(path: &Path) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for stale in stale_entries(&parent_dir(path), &format!(".{name}.tmp-")) {
+        let _ = fs::remove_file(stale);
+    }
+}
+
+/// The entries of `dir` named `<prefix><pid>-<n>` whose process is neither this one nor running:
+/// what a killed process left (temporary files, an update's staging and backup directories).
+pub(crate) fn stale_entries(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let Ok(list) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    list.flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(prefix))
+                .and_then(|rest| rest.split('-').next()?.parse::<u32>().ok());
+            pid.is_some_and(|pid| pid != std::process::id() && !process_alive(pid))
+        })
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// Whether the process `pid` exists (unix; elsewhere it is assumed to).
+pub(crate) fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        // SAFETY: signal 0 only checks that the process exists.
+        libc::pid_t::try_from(pid).is_ok_and(|pid| pid > 0 && unsafe { libc::kill(pid, 0) } == 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
 }

@@ -46,7 +46,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::files::{parent_dir, write_atomic, write_atomic_unsynced};
+use crate::files::{parent_dir, remove_stale_temps, write_atomic, write_atomic_unsynced};
 use crate::log_level::LogLevel;
 
 /// One log entry, serialized with the Python client's field order.
@@ -134,6 +134,7 @@ impl Logger {
         let path = path.into();
         let dir = parent_dir(&path);
         fs::create_dir_all(&dir).map_err(|e| Error::io(dir, e))?;
+        remove_stale_temps(&path);
         let (entries, lines_on_disk, dirty) = match fs::read(&path) {
             Ok(bytes) => {
                 let parsed = parse_log(&bytes, &path, false)?;

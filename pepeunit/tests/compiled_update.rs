@@ -10,7 +10,7 @@ mod support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -27,24 +27,12 @@ const COMMIT_V2: &str = "2222222222222222222222222222222222222222";
 /// directory (the outer cargo holds the lock of its own).
 fn binaries() -> &'static (Vec<u8>, Vec<u8>) {
     static BUILT: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
-    BUILT.get_or_init(|| (build("v1"), build("v2")))
-}
-
-fn build(version: &str) -> Vec<u8> {
-    // target/debug/deps/<this test> → target/compiled-unit
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.ancestors().nth(3).unwrap().join("compiled-unit");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "pepeunit-examples"])
-        .args(["--example", "compiled_unit", "--target-dir"])
-        .arg(&target)
-        .env("UNIT_VERSION", version)
-        .env("CARGO_PROFILE_DEV_DEBUG", "0")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "building compiled_unit {version} failed");
-    fs::read(target.join("debug/examples/compiled_unit")).unwrap()
+    BUILT.get_or_init(|| {
+        (
+            support::build_example("compiled_unit", "v1"),
+            support::build_example("compiled_unit", "v2"),
+        )
+    })
 }
 
 /// A unit program running from `<dir>/bin/unit`; dropping it kills every process started from `dir`.
@@ -164,31 +152,9 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        kill_all_under(self.dir.path());
+        support::kill_all_under(self.dir.path());
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Kills (SIGKILL) every process whose executable lies under `dir`, found through /proc.
-fn kill_all_under(dir: &Path) {
-    let prefix = dir.to_string_lossy().into_owned();
-    let Ok(procs) = fs::read_dir("/proc") else {
-        return;
-    };
-    for entry in procs.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let exe = fs::read_link(entry.path().join("exe")).unwrap_or_default();
-        if exe.to_string_lossy().starts_with(&prefix) {
-            // SAFETY: sending a signal to a process of ours has no memory effects.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
     }
 }
 

@@ -65,8 +65,9 @@ impl std::fmt::Display for UpdateReport {
 /// 1. The archive is unpacked into a hidden staging directory inside `program_dir` (same filesystem,
 ///    so the moves below are atomic renames); if it is refused, the staging directory is removed and
 ///    `program_dir` was never touched.
-/// 2. Each staged entry, in path order, is renamed into place; an existing file there is first moved
-///    into a hidden backup directory, missing directories are created.
+/// 2. Each staged entry, in path order, is renamed into place (one atomic rename over an existing file,
+///    which is first hard-linked, or copied, into a hidden backup directory: a crash never leaves a
+///    file missing or half-written); missing directories are created.
 /// 3. If any step fails, every step done is undone in reverse order and [`Error::Update`] says why
 ///    (and that the directory was rolled back).
 /// 4. The new files and the touched directories are fsynced, then the backup is removed.
@@ -90,6 +91,12 @@ pub fn update_device_program_checked(
     options: &UpdateOptions,
     check: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<UpdateReport> {
+    // What an update killed mid-way left (each file in place is whole, old or new).
+    for what in ["staging", "backup"] {
+        for stale in files::stale_entries(program_dir, &format!(".pepeunit-{what}-")) {
+            remove_dir_all(&stale);
+        }
+    }
     let staging = hidden_dir(program_dir, "staging")?;
     let result = archive::extract(archive, &staging, &options.limits).and_then(|extracted| {
         check(&staging)?;
@@ -160,9 +167,13 @@ impl Swap<'_> {
                 continue;
             }
             if existing.is_some_and(|m| !m.is_dir()) {
+                // A link (or copy), not a move: the rename below replaces the file in one step, so a
+                // crash never leaves it missing.
                 let saved = self.backup.join(rel);
                 fs::create_dir_all(files::parent_dir(&saved))
-                    .and_then(|()| fs::rename(&target, &saved))
+                    .and_then(|()| {
+                        fs::hard_link(&target, &saved).or_else(|_| copy(&target, &saved))
+                    })
                     .map_err(|e| Error::io(&target, e))?;
                 self.journal.push(Step::BackedUp(rel.clone()));
             }
@@ -199,11 +210,16 @@ impl Swap<'_> {
     /// If a step cannot be undone, the backup is kept: it may hold the only copy of a replaced file.
     fn roll_back(&mut self, cause: &Error) -> Error {
         let mut failures = Vec::new();
-        for step in self.journal.drain(..).rev() {
+        let backed_up = self.backed_up();
+        for step in self.journal.iter().rev() {
             let target = self.program_dir.join(step.rel());
-            let undone = match &step {
+            let undone = match step {
+                // One rename puts a replaced file back; the old file is still in place until then.
+                Step::Placed(rel) if backed_up.contains(rel) => {
+                    fs::rename(self.backup.join(rel), &target)
+                }
                 Step::Placed(_) => fs::remove_file(&target),
-                Step::BackedUp(rel) => fs::rename(self.backup.join(rel), &target),
+                Step::BackedUp(_) => Ok(()),
                 Step::CreatedDir(_) => fs::remove_dir(&target),
             };
             if let Err(e) = undone {
@@ -222,6 +238,17 @@ impl Swap<'_> {
         }
     }
 
+    /// The files whose previous version is in the backup.
+    fn backed_up(&self) -> BTreeSet<PathBuf> {
+        self.journal
+            .iter()
+            .filter_map(|step| match step {
+                Step::BackedUp(rel) => Some(rel.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn report(&self, format: ArchiveFormat) -> UpdateReport {
         let mut report = UpdateReport {
             format,
@@ -229,14 +256,7 @@ impl Swap<'_> {
             added: Vec::new(),
             created_dirs: Vec::new(),
         };
-        let backed_up: BTreeSet<&PathBuf> = self
-            .journal
-            .iter()
-            .filter_map(|step| match step {
-                Step::BackedUp(rel) => Some(rel),
-                _ => None,
-            })
-            .collect();
+        let backed_up = self.backed_up();
         for step in &self.journal {
             match step {
                 Step::CreatedDir(rel) => report.created_dirs.push(rel.clone()),
@@ -280,6 +300,15 @@ fn hidden_dir(program_dir: &Path, what: &str) -> Result<PathBuf> {
     let dir = program_dir.join(format!(".pepeunit-{what}-{}-{n}", std::process::id()));
     fs::create_dir(&dir).map_err(|e| Error::io(&dir, e))?;
     Ok(dir)
+}
+
+/// Copies `from` to `to` where hard links are not possible; a symbolic link is copied as a link.
+fn copy(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    if let Ok(link) = fs::read_link(from) {
+        return std::os::unix::fs::symlink(link, to);
+    }
+    fs::copy(from, to).map(drop)
 }
 
 /// Removes a staging or backup directory; a leftover is harmless (hidden, never reused), so a failure

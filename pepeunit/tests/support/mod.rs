@@ -222,3 +222,54 @@ pub fn unchanged(paths: &[&Path]) -> impl Fn() + use<> {
         }
     }
 }
+
+/// `examples/NAME` built with `UNIT_VERSION=version`, in its own target directory (the outer cargo
+/// holds the lock of its own): the bytes of the binary.
+pub fn build_example(name: &str, version: &str) -> Vec<u8> {
+    // target/debug/deps/<this test> → target/compiled-unit
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).unwrap().join("compiled-unit");
+    let status = std::process::Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "pepeunit-examples",
+            "--example",
+            name,
+        ])
+        .arg("--target-dir")
+        .arg(&target)
+        .env("UNIT_VERSION", version)
+        .env("CARGO_PROFILE_DEV_DEBUG", "0")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "building {name} {version} failed");
+    fs::read(target.join("debug/examples").join(name)).unwrap()
+}
+
+/// The pids of the processes whose executable lies under `dir`, found through /proc (zombies have
+/// none, so they are not listed).
+pub fn processes_under(dir: &Path) -> Vec<i32> {
+    let prefix = dir.to_string_lossy().into_owned();
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<i32>().ok()?;
+            let exe = fs::read_link(entry.path().join("exe")).ok()?;
+            exe.to_string_lossy().starts_with(&prefix).then_some(pid)
+        })
+        .collect()
+}
+
+/// Kills (SIGKILL) every process whose executable lies under `dir`.
+pub fn kill_all_under(dir: &Path) {
+    for pid in processes_under(dir) {
+        // SAFETY: sending a signal to a process of ours has no memory effects.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
