@@ -3,9 +3,9 @@
 //! [`http`] is the seam: an object-safe [`HttpClient`] trait a unit can implement over any HTTP crate;
 //! [`ReqwestHttp`] is the default. Everything Pepeunit-specific — URLs built from the settings in
 //! force at each call, the `x-auth-token` header, both response shapes of env/schema, `{"detail": …}`
-//! errors as [`Error::Backend`](crate::Error::Backend), retries of GETs — is done once, here. The calls
+//! errors as [`Error::Backend`], retries of GETs — is done once, here. The calls
 //! are methods of [`PepeunitClient`]; on a client built without `.rest(true)` they return
-//! [`Error::RestDisabled`](crate::Error::RestDisabled).
+//! [`Error::RestDisabled`].
 //!
 //! The token only ever travels in the `x-auth-token` header: never in a URL, an error or a log line.
 

@@ -4,7 +4,7 @@
 //!
 //! # Tasks
 //! - the transport's driver polls the connection (see [`crate::mqtt`]);
-//! - a dispatcher per connection routes messages to per-handler queues ([`dispatch`]);
+//! - a dispatcher per connection routes messages to per-handler queues (`dispatch.rs`);
 //! - one worker per handler runs it, one message at a time, in arrival order;
 //! - the log publisher sends the entries the logger's sink hands it (the sink itself only queues);
 //! - [`PepeunitClient::run_main_cycle`] runs on the caller's task: ticks, state, stop and signals.
