@@ -10,6 +10,8 @@
 //! A unit can also be written as a few annotated functions: [`main`], [`input`] and [`output`]
 //! (README, "Writing a unit"); they expand to the imperative API above.
 #![warn(missing_docs)]
+// docs.rs (`--cfg docsrs`, nightly) labels each feature-gated item with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cipher;
 pub mod client;
@@ -24,12 +26,16 @@ pub mod token;
 pub mod update;
 
 #[cfg(feature = "mqtt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mqtt")))]
 pub mod mqtt;
 #[cfg(feature = "rest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rest")))]
 pub mod rest;
 #[cfg(feature = "mqtt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mqtt")))]
 pub mod runtime;
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 
 // Their home is the update pipeline; the old paths stay.

@@ -1,4 +1,4 @@
-//! schema.json and schema_example.json (PROTOCOL §3) against the shared vectors.
+//! schema.json and schema_example.json (PROTOCOL §3) against the interop vectors.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! env.json (PROTOCOL §1) and the unit token (§2) against the shared vectors.
+//! env.json (PROTOCOL §1) and the unit token (§2) against the interop vectors.
 
 mod support;
 

@@ -9,9 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// `../shared/vectors` relative to the repository root (the interoperability fixtures).
+/// The repository's `vectors/` folder (the interoperability fixtures; see its README).
 pub fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors")
 }
 
 /// A file of the vectors folder, e.g. `vector("env/env_current.json")`.
@@ -39,7 +39,7 @@ impl TempDir {
         &self.0
     }
 
-    /// Copies a vector file into this directory under `name`, writable (the vectors are read-only).
+    /// Copies a vector file into this directory under `name`, writable (the vectors may be read-only).
     pub fn copy_vector(&self, rel: &str, name: &str) -> PathBuf {
         let dest = self.0.join(name);
         let bytes = std::fs::read(vector(rel)).unwrap();
