@@ -5,8 +5,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use pepeunit::testkit::{Instance, InstanceOptions, UnitSpec};
 use support::{Dir, Unit, WAIT, output, stop_with_sigterm, wait_log};
