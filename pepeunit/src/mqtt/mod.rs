@@ -3,12 +3,14 @@
 //!
 //! The main cycle, dispatch and platform commands that run on top of it live in [`crate::runtime`].
 
+pub mod outage;
 pub mod rumqttc_transport;
 pub mod transport;
 
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
+pub use outage::{Outage, OutageLine};
 pub use rumqttc_transport::RumqttcTransport;
 pub use transport::{BoxFuture, ConnectOptions, MqttTransport, TransportEvent};
 
