@@ -16,7 +16,7 @@ use pepeunit::testkit::{BrokerKind, Command, Instance, InstanceOptions, TestUnit
 use pepeunit::update::RestartMode;
 use pepeunit::{Error, mqtt::BoxFuture};
 use serde_json::{Value, json};
-use support::TempDir;
+use support::{TempDir, stop_cycle as stop};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -81,15 +81,6 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<Message>) -> Message {
         .await
         .expect("no message reached the handler")
         .unwrap()
-}
-
-async fn stop(client: &PepeunitClient, cycle: JoinHandle<pepeunit::Result<()>>) {
-    client.stop_main_cycle().unwrap();
-    tokio::time::timeout(WAIT, cycle)
-        .await
-        .expect("the main cycle did not stop")
-        .unwrap()
-        .unwrap();
 }
 
 /// Waits until log.json has a line containing every one of `parts`; returns the matching lines.

@@ -13,7 +13,7 @@ use pepeunit::runtime::Message;
 use pepeunit::testkit::{BrokerKind, Instance, InstanceOptions, LinkMode, TestUnit, UnitSpec};
 use pepeunit::update::RestartMode;
 use serde_json::Value;
-use support::TempDir;
+use support::{TempDir, stop_cycle as stop};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -64,13 +64,26 @@ fn run(client: &PepeunitClient) -> JoinHandle<pepeunit::Result<()>> {
     tokio::spawn(async move { client.run_main_cycle(|_| async {}).await })
 }
 
-async fn stop(client: &PepeunitClient, cycle: JoinHandle<pepeunit::Result<()>>) {
-    client.stop_main_cycle().unwrap();
-    tokio::time::timeout(WAIT, cycle)
-        .await
-        .expect("the main cycle did not stop")
-        .unwrap()
-        .unwrap();
+/// A unit running its main cycle, connected and subscribed, as (instance, its dir, unit, client,
+/// the messages its input handler got, the main cycle).
+type Running = (
+    Instance,
+    TempDir,
+    TestUnit,
+    PepeunitClient,
+    mpsc::UnboundedReceiver<Message>,
+    JoinHandle<pepeunit::Result<()>>,
+);
+
+async fn running(tag: &str) -> Running {
+    let instance = instance().await;
+    let dir = TempDir::new(tag);
+    let unit = unit(&instance, &dir).await;
+    let (client, mut inputs) = client(&unit);
+    let cycle = run(&client);
+    assert!(instance.wait_for_state(&unit, WAIT).await.is_some());
+    expect_input_reaches(&instance, &unit, &mut inputs, "ready").await;
+    (instance, dir, unit, client, inputs, cycle)
 }
 
 /// log.json as (level, text) pairs.
@@ -195,13 +208,7 @@ async fn a_refused_token_is_logged_with_its_reason_and_retried_on_the_backoff() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_black_holed_link_is_detected_within_one_and_a_half_keepalives() {
-    let instance = instance().await;
-    let dir = TempDir::new("nf-hole");
-    let unit = unit(&instance, &dir).await;
-    let (client, mut rx) = client(&unit);
-    let cycle = run(&client);
-    assert!(instance.wait_for_state(&unit, WAIT).await.is_some());
-    expect_input_reaches(&instance, &unit, &mut rx, "before").await;
+    let (instance, _dir, unit, client, mut rx, cycle) = running("nf-hole").await;
 
     let link = instance.mqtt_link();
     link.set_mode(LinkMode::BlackHole);
@@ -254,13 +261,7 @@ async fn a_black_holed_link_is_detected_within_one_and_a_half_keepalives() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connections_never_repeat_an_input_nor_lose_an_output_silently() {
-    let instance = instance().await;
-    let dir = TempDir::new("nf-drop");
-    let unit = unit(&instance, &dir).await;
-    let (client, mut rx) = client(&unit);
-    let cycle = run(&client);
-    assert!(instance.wait_for_state(&unit, WAIT).await.is_some());
-    expect_input_reaches(&instance, &unit, &mut rx, "ready").await;
+    let (instance, _dir, unit, client, mut rx, cycle) = running("nf-drop").await;
 
     const MESSAGES: u32 = 80;
     let mut drops = 0;

@@ -114,6 +114,20 @@ pub async fn fast_state_instance() -> pepeunit::testkit::Instance {
     .unwrap()
 }
 
+/// Ends the main cycle running on `cycle` and checks that it stopped cleanly (within 20 s).
+#[cfg(feature = "mqtt")]
+pub async fn stop_cycle(
+    client: &pepeunit::client::PepeunitClient,
+    cycle: tokio::task::JoinHandle<pepeunit::Result<()>>,
+) {
+    client.stop_main_cycle().unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(20), cycle)
+        .await
+        .expect("the main cycle did not stop")
+        .unwrap()
+        .unwrap();
+}
+
 /// Sets an input handler on `client` that forwards every message to the returned receiver.
 #[cfg(feature = "mqtt")]
 pub fn record_inputs(
