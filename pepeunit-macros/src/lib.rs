@@ -45,7 +45,8 @@ const FEATURES: Features = Features {
 /// The generated `fn NAME()` (usually `main`) builds a current-thread tokio runtime and a
 /// `PepeunitClient` from `env.json`, `schema.json` and `log.json` in the current directory — or the
 /// paths in the environment variables `PEPEUNIT_ENV`, `PEPEUNIT_SCHEMA`, `PEPEUNIT_LOG` — with MQTT
-/// and REST on as the flags say. With `mqtt`, it sets one input handler that runs every
+/// and REST on as the flags say; `PEPEUNIT_CA_FILE` names a PEM file of CA certificates trusted for
+/// `mqtts` and `https` beside the system's roots. With `mqtt`, it sets one input handler that runs every
 /// [`macro@input`] function of the binary whose name matches the message's `input_topic` name. Then
 /// it runs `SETUP` with a clone of the client and, with `mqtt`, the main cycle with every
 /// [`macro@output`] function until SIGINT, SIGTERM or `stop_main_cycle()`. Without `mqtt` it returns

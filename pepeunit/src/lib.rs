@@ -68,7 +68,7 @@ pub mod __private {
     }
 
     /// What `#[pepeunit::main(flags)]` runs: builds the client from env.json, schema.json and log.json
-    /// (see [`unit_file`]), sets the input handler of the registered inputs, runs `setup`, then (with
+    /// (see [`unit_file`]) trusting the CA file named by `PEPEUNIT_CA_FILE` if set, sets the input handler of the registered inputs, runs `setup`, then (with
     /// `mqtt`) the main cycle with the registered outputs, on a current-thread tokio runtime.
     #[cfg(any(feature = "mqtt", feature = "rest"))]
     #[cfg_attr(not(all(feature = "mqtt", feature = "rest")), allow(unused_variables))]
@@ -87,10 +87,18 @@ pub mod __private {
                 unit_file("PEPEUNIT_SCHEMA", "schema.json"),
                 unit_file("PEPEUNIT_LOG", "log.json"),
             );
+            // A private instance's CA, trusted for mqtts and https beside the system's roots.
+            let ca_file = std::env::var_os("PEPEUNIT_CA_FILE").map(std::path::PathBuf::from);
             #[cfg(feature = "mqtt")]
-            let builder = builder.mqtt(mqtt);
+            let builder = builder.mqtt(mqtt).mqtt_config(crate::mqtt::MqttConfig {
+                ca_file: ca_file.clone(),
+                ..Default::default()
+            });
             #[cfg(feature = "rest")]
-            let builder = builder.rest(rest);
+            let builder = builder.rest(rest).rest_options(crate::rest::RestOptions {
+                ca_file,
+                ..Default::default()
+            });
             let unit = builder.build()?;
             #[cfg(feature = "mqtt")]
             if mqtt {

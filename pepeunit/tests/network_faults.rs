@@ -13,7 +13,7 @@ use pepeunit::runtime::Message;
 use pepeunit::testkit::{BrokerKind, Instance, InstanceOptions, LinkMode, TestUnit, UnitSpec};
 use pepeunit::update::RestartMode;
 use serde_json::Value;
-use support::{TempDir, stop_cycle as stop};
+use support::{TempDir, max_attempts, stop_cycle as stop};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -106,25 +106,6 @@ async fn wait_until(what: &str, condition: impl Fn() -> bool) -> Duration {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     start.elapsed()
-}
-
-/// The most connection attempts `backoff` allows in `window`: the first at once, then each after at
-/// least half its full delay (the jitter stays in the upper half).
-fn max_attempts(backoff: Backoff, window: Duration) -> u32 {
-    let mut at = Duration::ZERO;
-    let mut attempts = 1;
-    for attempt in 0.. {
-        let full = backoff
-            .initial
-            .saturating_mul(1 << attempt.min(20))
-            .min(backoff.max);
-        at += full / 2;
-        if at > window {
-            break;
-        }
-        attempts += 1;
-    }
-    attempts
 }
 
 /// Sends `input` to the unit until its handler gets one (the subscription may still be on its way).

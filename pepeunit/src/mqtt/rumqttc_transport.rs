@@ -133,7 +133,7 @@ impl MqttTransport for RumqttcTransport {
                 .set_clean_session(true)
                 .set_max_packet_size(options.max_packet_size, options.max_packet_size);
             if options.tls {
-                set_tls(&mut mqtt)?;
+                set_tls(&mut mqtt, options.ca_file.as_deref())?;
             }
             // Room for the resubscribe and the whole offline queue, sent at once on ConnAck.
             let (client, eventloop) = AsyncClient::new(mqtt, self.offline_queue + 64);
@@ -246,14 +246,33 @@ fn filters(topics: Vec<String>) -> Vec<SubscribeFilter> {
         .collect()
 }
 
-/// TLS with the system's root certificates, on rustls with the ring provider (installed as the
-/// process default unless another one already is).
+/// TLS with the system's root certificates and those of `ca_file`, on rustls with the ring provider
+/// (installed as the process default unless another one already is). The broker's certificate is
+/// verified (chain and host name) before a byte of MQTT, the token included, is sent.
 #[cfg(feature = "mqtt-tls")]
-fn set_tls(mqtt: &mut MqttOptions) -> Result<()> {
+fn set_tls(mqtt: &mut MqttOptions, ca_file: Option<&std::path::Path>) -> Result<()> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_file {
+        let bad =
+            |reason: String| Error::Mqtt(format!("TLS: CA file {}: {reason}", path.display()));
+        let certs = CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))?;
+        let mut added = 0;
+        for cert in certs {
+            roots
+                .add(cert.map_err(|e| bad(e.to_string()))?)
+                .map_err(|e| bad(e.to_string()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(bad("no certificate in it".into()));
+        }
     }
     if roots.is_empty() {
         return Err(Error::Mqtt(
@@ -270,7 +289,7 @@ fn set_tls(mqtt: &mut MqttOptions) -> Result<()> {
 }
 
 #[cfg(not(feature = "mqtt-tls"))]
-fn set_tls(_: &mut MqttOptions) -> Result<()> {
+fn set_tls(_: &mut MqttOptions, _: Option<&std::path::Path>) -> Result<()> {
     Err(Error::Mqtt(
         "TLS was asked for (port 8883 or the tls option): enable the `mqtt-tls` cargo feature"
             .into(),
@@ -414,11 +433,29 @@ fn failure_reason(error: &ConnectionError) -> String {
         ConnectionError::NetworkTimeout => "timed out: no CONNACK within 5 s".into(),
         ConnectionError::FlushTimeout => "timed out writing to the broker".into(),
         ConnectionError::Io(e) => format!("I/O: {e}"),
+        #[cfg(feature = "mqtt-tls")]
+        ConnectionError::Tls(e) => tls_reason(e),
         ConnectionError::MqttState(StateError::AwaitPingResp) => {
             "no PINGRESP from the broker within the keepalive".into()
         }
         ConnectionError::MqttState(StateError::Io(e)) => format!("I/O: {e}"),
         other => other.to_string(),
+    }
+}
+
+/// A TLS failure in words: rumqttc wraps the handshake's rustls error in an I/O error.
+#[cfg(feature = "mqtt-tls")]
+fn tls_reason(error: &rumqttc::TlsError) -> String {
+    let handshake = match error {
+        rumqttc::TlsError::TLS(e) => Some(e),
+        rumqttc::TlsError::Io(e) => e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    match handshake {
+        Some(e) => format!(
+            "TLS: {e} (the broker's certificate is not trusted for this host; no plaintext fallback)"
+        ),
+        None => format!("TLS: {error}"),
     }
 }
 

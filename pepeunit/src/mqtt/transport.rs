@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -35,6 +36,8 @@ pub struct ConnectOptions {
     pub max_packet_size: usize,
     /// Connect over TLS (`mqtts`).
     pub tls: bool,
+    /// CA certificates (PEM) trusted beside the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for ConnectOptions {
@@ -46,6 +49,7 @@ impl fmt::Debug for ConnectOptions {
             .field("keep_alive", &self.keep_alive)
             .field("max_packet_size", &self.max_packet_size)
             .field("tls", &self.tls)
+            .field("ca_file", &self.ca_file)
             .finish_non_exhaustive()
     }
 }

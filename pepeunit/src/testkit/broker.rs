@@ -99,13 +99,14 @@ impl Broker {
         work_dir: &Path,
         link: Link,
         rules: Arc<dyn UnitRules>,
+        tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Result<Broker> {
         let server = match kind {
             BrokerKind::Mosquitto | BrokerKind::Auto => start_mosquitto(ports.internal, work_dir)?,
             BrokerKind::Embedded => start_embedded(ports.internal)?,
         };
         wait_listening(ports.internal).await?;
-        let (link, _) = Proxy::start(ports.public, ports.internal, link, Some(rules))?;
+        let (link, _) = Proxy::start(ports.public, ports.internal, link, Some(rules), tls)?;
         Ok(Broker {
             _link: link,
             _server: server,

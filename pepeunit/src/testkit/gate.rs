@@ -15,12 +15,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::broker::MAX_PACKET_SIZE;
-use super::proxy::Conn;
+use super::proxy::{Conn, Stream};
 
 /// How long a new connection may take to send CONNECT (EMQX: 15 s).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -57,12 +57,12 @@ pub(crate) trait UnitRules: Send + Sync {
 
 /// Forwards one MQTT connection, applying the rules, until either side closes.
 pub(crate) async fn forward(
-    client: TcpStream,
+    client: Box<dyn Stream>,
     server: TcpStream,
     conn: &Conn,
     rules: &dyn UnitRules,
 ) {
-    let (mut client_read, mut client_write) = client.into_split();
+    let (mut client_read, mut client_write) = tokio::io::split(client);
     let (server_read, mut server_write) = server.into_split();
     let connect = match tokio::time::timeout(
         CONNECT_TIMEOUT,
@@ -73,6 +73,7 @@ pub(crate) async fn forward(
         Ok(Ok(Some(packet))) => packet,
         _ => return,
     };
+    conn.link().count_connect();
     if !conn.admit().await {
         swallow(client_read).await;
         return;
@@ -98,8 +99,8 @@ pub(crate) async fn forward(
 
 /// Unit → broker: publishes and subscriptions checked against the rules.
 async fn from_unit(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
     conn: &Conn,
     rules: &dyn UnitRules,
     who: &Identity,
@@ -147,8 +148,8 @@ async fn from_unit(
 /// Broker → unit: SUBACKs of partly refused subscriptions completed with `0x80` in the refused places,
 /// and the SUBACKs of wholly refused ones inserted between packets.
 async fn to_unit(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
     conn: &Conn,
     subacks: &Mutex<HashMap<u16, Vec<bool>>>,
     mut injected: mpsc::UnboundedReceiver<Vec<u8>>,
@@ -168,7 +169,7 @@ async fn to_unit(
 }
 
 /// Reads and drops everything until the peer closes (a black-holed connection).
-async fn swallow(mut from: tokio::net::tcp::OwnedReadHalf) {
+async fn swallow(mut from: impl AsyncRead + Unpin) {
     let mut buffer = vec![0u8; 16 * 1024];
     while let Ok(n) = from.read(&mut buffer).await {
         if n == 0 {

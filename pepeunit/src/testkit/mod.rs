@@ -27,6 +27,7 @@ mod observe;
 mod proxy;
 mod pyjson;
 mod rest;
+mod tls;
 mod units;
 
 use std::net::Ipv4Addr;
@@ -74,6 +75,9 @@ pub struct InstanceOptions {
     /// First level of every topic. The real backend uses `PU_DOMAIN`; here that carries a port, and a
     /// `:` has no place in a topic, so topics get this name instead.
     pub topic_domain: String,
+    /// Serve MQTT and REST over TLS only (`mqtts`, `https`), with a certificate for `127.0.0.1` signed
+    /// by a CA made at start ([`Instance::ca_file`]; needs the `openssl` command). Off by default.
+    pub tls: bool,
 }
 
 impl Default for InstanceOptions {
@@ -83,6 +87,7 @@ impl Default for InstanceOptions {
             backend_era: BackendEra::V1_1,
             state_send_interval: 60,
             topic_domain: "localhost".into(),
+            tls: false,
         }
     }
 }
@@ -224,6 +229,7 @@ pub struct Instance {
     rest_link: Link,
     _rest_proxy: proxy::Proxy,
     http_port: u16,
+    tls: Option<tls::TestTls>,
     work_dir: PathBuf,
     backend: AsyncClient,
     subscriptions: watch::Receiver<u64>,
@@ -243,6 +249,11 @@ impl Instance {
         ));
         std::fs::create_dir_all(&work_dir).map_err(|e| Error::io(&work_dir, e))?;
         let broker_kind = options.broker.resolve();
+        let tls = match options.tls {
+            true => Some(tls::TestTls::generate(&work_dir)?),
+            false => None,
+        };
+        let tls_server = tls.as_ref().map(|t| t.server.clone());
         let shared = Arc::new(Shared {
             topic_domain: options.topic_domain.clone(),
             options,
@@ -262,6 +273,7 @@ impl Instance {
             &work_dir,
             mqtt_link.clone(),
             shared.clone(),
+            tls_server.clone(),
         )
         .await?;
 
@@ -275,7 +287,7 @@ impl Instance {
         let server = tokio::spawn(serve_http(listener, shared.clone()));
         let rest_link = Link::default();
         let (rest_proxy, http_port) =
-            proxy::Proxy::start(0, http_internal, rest_link.clone(), None)?;
+            proxy::Proxy::start(0, http_internal, rest_link.clone(), None, tls_server)?;
 
         let mut mqtt = MqttOptions::new(
             format!("{BACKEND_USER}-{}", broker_ports.public),
@@ -303,6 +315,7 @@ impl Instance {
             rest_link,
             _rest_proxy: rest_proxy,
             http_port,
+            tls,
             work_dir,
             backend,
             subscriptions,
@@ -348,7 +361,22 @@ impl Instance {
 
     /// The instance root, e.g. `http://127.0.0.1:1234/pepeunit` (`GET` gives the instance info).
     pub fn instance_url(&self) -> String {
-        format!("http://{HOST}:{}{}", self.http_port, rest::APP_PREFIX)
+        format!(
+            "{}://{HOST}:{}{}",
+            self.http_type(),
+            self.http_port,
+            rest::APP_PREFIX
+        )
+    }
+
+    /// `https` with TLS on, else `http`.
+    fn http_type(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// The CA certificate (PEM) that signed the instance's TLS certificate, when TLS is on.
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().map(|t| t.ca_file.as_path())
     }
 
     /// The REST base URL units use, e.g. `http://127.0.0.1:1234/pepeunit/api/v1`.
@@ -374,7 +402,7 @@ impl Instance {
         };
         let generated = json!({
             "PU_DOMAIN": format!("{HOST}:{}", self.http_port),
-            "PU_HTTP_TYPE": "http",
+            "PU_HTTP_TYPE": self.http_type(),
             "PU_APP_PREFIX": rest::APP_PREFIX,
             "PU_API_ACTUAL_PREFIX": rest::API_PREFIX,
             "PU_MQTT_HOST": HOST.to_string(),
@@ -519,7 +547,8 @@ impl Instance {
         let record = registry.units.get(&unit.uuid)?;
         record.program.as_ref()?.compiled_binary.as_ref()?;
         Some(format!(
-            "http://{HOST}:{}{}/{}/{}",
+            "{}://{HOST}:{}{}/{}/{}",
+            self.http_type(),
             self.http_port,
             rest::COMPILED_PREFIX,
             unit.uuid,
@@ -758,6 +787,7 @@ impl Instance {
             &self.work_dir,
             self.mqtt_link.clone(),
             self.shared.clone(),
+            self.tls.as_ref().map(|t| t.server.clone()),
         )
         .await?;
         *self.broker.lock().unwrap_or_else(|p| p.into_inner()) = Some(broker);

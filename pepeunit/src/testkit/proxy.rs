@@ -4,16 +4,17 @@
 //!
 //! Each proxy runs on its own thread and runtime: stopping it closes its listener and every connection
 //! before [`Proxy`]'s drop returns, so the port can be bound again at once. The MQTT link also applies
-//! the broker's unit rules on the way (see [`super::gate`]).
+//! the broker's unit rules on the way (see [`super::gate`]); with TLS on, the links terminate it.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use super::gate::{self, UnitRules};
 use crate::error::{Error, Result};
@@ -42,6 +43,7 @@ struct LinkState {
     /// Bumped by [`Link::drop_connections`]; every open connection closes when it changes.
     cuts: watch::Sender<u64>,
     accepted: AtomicU64,
+    connects: AtomicU64,
     refused: AtomicU64,
 }
 
@@ -66,9 +68,18 @@ impl Link {
         self.0.accepted.load(Ordering::SeqCst)
     }
 
+    /// MQTT CONNECTs read so far: each one carried a token (over TLS, only after the handshake).
+    pub fn connects(&self) -> u64 {
+        self.0.connects.load(Ordering::SeqCst)
+    }
+
     /// MQTT CONNECTs refused so far by the unit rules (bad or missing token).
     pub fn refused_connects(&self) -> u64 {
         self.0.refused.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn count_connect(&self) {
+        self.0.connects.fetch_add(1, Ordering::SeqCst);
     }
 
     pub(crate) fn count_refused(&self) {
@@ -107,6 +118,14 @@ impl Conn {
     }
 }
 
+/// A unit's side of a connection: plain TCP or TLS over it.
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// A running proxy; dropping it closes its listener and every connection.
 pub(crate) struct Proxy {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -115,12 +134,14 @@ pub(crate) struct Proxy {
 
 impl Proxy {
     /// Listens on `127.0.0.1:port` (0: any free port) and forwards to `127.0.0.1:upstream` through
-    /// `link`, applying `rules` (MQTT) when given. Returns the proxy and its port.
+    /// `link`, applying `rules` (MQTT) when given and terminating TLS with `tls` when given. Returns the
+    /// proxy and its port.
     pub(crate) fn start(
         port: u16,
         upstream: u16,
         link: Link,
         rules: Option<Arc<dyn UnitRules>>,
+        tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Result<(Proxy, u16)> {
         let address = format!("127.0.0.1:{port}");
         let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
@@ -145,8 +166,9 @@ impl Proxy {
                     let Ok(listener) = TcpListener::from_std(listener) else {
                         return;
                     };
+                    let tls = tls.map(TlsAcceptor::from);
                     tokio::select! {
-                        _ = serve(listener, upstream, link, rules) => {}
+                        _ = serve(listener, upstream, link, rules, tls) => {}
                         _ = stopped => {}
                     }
                 });
@@ -181,6 +203,7 @@ async fn serve(
     upstream: SocketAddr,
     link: Link,
     rules: Option<Arc<dyn UnitRules>>,
+    tls: Option<TlsAcceptor>,
 ) {
     let mut connections = tokio::task::JoinSet::new();
     loop {
@@ -195,6 +218,7 @@ async fn serve(
             broken: AtomicBool::new(false),
         };
         let rules = rules.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
             let Ok(server) = TcpStream::connect(upstream).await else {
                 return;
@@ -203,6 +227,15 @@ async fn serve(
             let _ = server.set_nodelay(true);
             let mut cuts = conn.link.0.cuts.subscribe();
             let forward = async {
+                let client: Box<dyn Stream> = match tls {
+                    Some(tls) => {
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(client)).await {
+                            Ok(Ok(stream)) => Box::new(stream),
+                            _ => return,
+                        }
+                    }
+                    None => Box::new(client),
+                };
                 match rules {
                     Some(rules) => gate::forward(client, server, &conn, rules.as_ref()).await,
                     None => forward_bytes(client, server, &conn).await,
@@ -218,8 +251,8 @@ async fn serve(
 }
 
 /// Copies bytes both ways until either side closes (then both close).
-async fn forward_bytes(client: TcpStream, server: TcpStream, conn: &Conn) {
-    let (client_read, client_write) = client.into_split();
+async fn forward_bytes(client: Box<dyn Stream>, server: TcpStream, conn: &Conn) {
+    let (client_read, client_write) = tokio::io::split(client);
     let (server_read, server_write) = server.into_split();
     tokio::select! {
         _ = copy(client_read, server_write, conn) => {}
@@ -227,11 +260,7 @@ async fn forward_bytes(client: TcpStream, server: TcpStream, conn: &Conn) {
     }
 }
 
-async fn copy(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    conn: &Conn,
-) {
+async fn copy(mut from: impl AsyncRead + Unpin, mut to: impl AsyncWrite + Unpin, conn: &Conn) {
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buffer).await {

@@ -128,6 +128,26 @@ pub async fn stop_cycle(
         .unwrap();
 }
 
+/// The most connection attempts `backoff` allows in `window`: the first at once, then each after at
+/// least half its full delay (the jitter stays in the upper half).
+#[cfg(feature = "mqtt")]
+pub fn max_attempts(backoff: pepeunit::mqtt::Backoff, window: std::time::Duration) -> u32 {
+    let mut at = std::time::Duration::ZERO;
+    let mut attempts = 1;
+    for attempt in 0.. {
+        let full = backoff
+            .initial
+            .saturating_mul(1 << attempt.min(20))
+            .min(backoff.max);
+        at += full / 2;
+        if at > window {
+            break;
+        }
+        attempts += 1;
+    }
+    attempts
+}
+
 /// Sets an input handler on `client` that forwards every message to the returned receiver.
 #[cfg(feature = "mqtt")]
 pub fn record_inputs(
