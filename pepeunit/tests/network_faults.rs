@@ -11,7 +11,6 @@ use pepeunit::mqtt::{Backoff, MqttConfig};
 use pepeunit::rest::{HttpTimeouts, RestOptions};
 use pepeunit::runtime::Message;
 use pepeunit::testkit::{BrokerKind, Instance, InstanceOptions, LinkMode, TestUnit, UnitSpec};
-use pepeunit::update::RestartMode;
 use serde_json::Value;
 use support::{TempDir, max_attempts, stop_cycle as stop};
 use tokio::sync::mpsc;
@@ -42,17 +41,13 @@ async fn unit(instance: &Instance, dir: &TempDir) -> TestUnit {
 }
 
 fn client(unit: &TestUnit) -> (PepeunitClient, mpsc::UnboundedReceiver<Message>) {
-    let client = PepeunitClient::builder(
-        unit.env_path(),
-        unit.schema_path(),
-        unit.dir().join("log.json"),
+    let client = support::mqtt_unit_builder(
+        unit,
+        MqttConfig {
+            backoff: BACKOFF,
+            ..MqttConfig::default()
+        },
     )
-    .mqtt(true)
-    .restart_mode(RestartMode::None)
-    .mqtt_config(MqttConfig {
-        backoff: BACKOFF,
-        ..MqttConfig::default()
-    })
     .build()
     .unwrap();
     let rx = support::record_inputs(&client);

@@ -12,7 +12,6 @@ use pepeunit::client::PepeunitClient;
 use pepeunit::mqtt::{Backoff, MqttConfig};
 use pepeunit::rest::RestOptions;
 use pepeunit::testkit::{Instance, InstanceOptions, TestUnit, UnitSpec};
-use pepeunit::update::RestartMode;
 use serde_json::Value;
 use support::{TempDir, max_attempts, stop_cycle};
 
@@ -32,19 +31,15 @@ async fn tls_instance() -> Instance {
 }
 
 fn mqtt_client(unit: &TestUnit, ca_file: Option<PathBuf>) -> PepeunitClient {
-    PepeunitClient::builder(
-        unit.env_path(),
-        unit.schema_path(),
-        unit.dir().join("log.json"),
+    support::mqtt_unit_builder(
+        unit,
+        MqttConfig {
+            tls: Some(true),
+            ca_file,
+            backoff: BACKOFF,
+            ..MqttConfig::default()
+        },
     )
-    .mqtt(true)
-    .restart_mode(RestartMode::None)
-    .mqtt_config(MqttConfig {
-        tls: Some(true),
-        ca_file,
-        backoff: BACKOFF,
-        ..MqttConfig::default()
-    })
     .build()
     .unwrap()
 }

@@ -148,6 +148,23 @@ pub fn max_attempts(backoff: pepeunit::mqtt::Backoff, window: std::time::Duratio
     attempts
 }
 
+/// A client builder for a testkit unit with MQTT on, `config`, log.json in the unit's directory and
+/// no restarts.
+#[cfg(all(feature = "mqtt", feature = "testkit"))]
+pub fn mqtt_unit_builder(
+    unit: &pepeunit::testkit::TestUnit,
+    config: pepeunit::mqtt::MqttConfig,
+) -> pepeunit::client::ClientBuilder {
+    pepeunit::client::PepeunitClient::builder(
+        unit.env_path(),
+        unit.schema_path(),
+        unit.dir().join("log.json"),
+    )
+    .mqtt(true)
+    .restart_mode(pepeunit::update::RestartMode::None)
+    .mqtt_config(config)
+}
+
 /// Sets an input handler on `client` that forwards every message to the returned receiver.
 #[cfg(feature = "mqtt")]
 pub fn record_inputs(
