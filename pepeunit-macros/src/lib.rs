@@ -62,7 +62,8 @@ const FEATURES: Features = Features {
 /// [`macro@output`] functions run in the main cycle. It runs `SETUP` with a clone of the client,
 /// then (with `mqtt`) the main cycle until SIGINT, SIGTERM or `stop_main_cycle()`. Without
 /// `mqtt` it returns after `SETUP`. Any error (a missing file, a failed setup) is printed to stderr
-/// and the process exits with code 1.
+/// and the process exits with code 1. The environment variable `PEPEUNIT_CA_FILE` names a PEM
+/// file of CA certificates trusted for `mqtts` and `https` beside the system's roots.
 ///
 /// Options, each with one default:
 /// - `restart` — what happens after an update is installed: `"exec"` (default: the new program

@@ -97,8 +97,10 @@ async fn bench() {
 
     // 2. mosquitto_sub on the same flood.
     let sub_count = Arc::new(AtomicU64::new(0));
+    let (user, password) = instance.backend_credentials();
     let mut sub = Command::new("mosquitto_sub")
         .args(["-h", "127.0.0.1", "-p", &instance.mqtt_port().to_string()])
+        .args(["-u", &user, "-P", &password])
         .args(["-t", &topic, "-q", "0"])
         .stdout(Stdio::piped())
         .spawn()
@@ -165,9 +167,11 @@ async fn flood(
     lines: &std::path::Path,
     count: &AtomicU64,
 ) -> Flood {
+    let (user, password) = instance.backend_credentials();
     let start_count = count.load(Ordering::Relaxed);
     let mut publisher = Command::new("mosquitto_pub")
         .args(["-h", "127.0.0.1", "-p", &instance.mqtt_port().to_string()])
+        .args(["-u", &user, "-P", &password])
         .args(["-t", topic, "-q", "0", "-l"])
         .stdin(std::fs::File::open(lines).unwrap())
         .spawn()

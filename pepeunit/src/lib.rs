@@ -103,8 +103,9 @@ pub mod __private {
         pub log: std::path::PathBuf,
     }
 
-    /// What `#[pepeunit::main]` runs: builds the client as `options` say, sets the input handler of
-    /// the registered inputs, runs `setup`, then (with `mqtt`) the main cycle with the registered
+    /// What `#[pepeunit::main]` runs: builds the client as `options` say (trusting the CA file named by
+    /// `PEPEUNIT_CA_FILE`, if set, beside the system's roots), sets the input handler of the
+    /// registered inputs, runs `setup`, then (with `mqtt`) the main cycle with the registered
     /// outputs, on a current-thread tokio runtime.
     #[cfg(any(feature = "mqtt", feature = "rest"))]
     #[cfg_attr(not(all(feature = "mqtt", feature = "rest")), allow(unused_variables))]
@@ -123,17 +124,19 @@ pub mod __private {
             if let Some(mode) = options.restart {
                 builder = builder.restart_mode(mode);
             }
+            // A private instance's CA, trusted for mqtts and https beside the system's roots.
+            let ca_file = std::env::var_os("PEPEUNIT_CA_FILE").map(std::path::PathBuf::from);
             #[cfg(feature = "mqtt")]
-            if let Some(cycle) = options.cycle {
-                builder = builder.mqtt_config(crate::mqtt::MqttConfig {
-                    cycle_interval: cycle,
-                    ..Default::default()
-                });
-            }
-            #[cfg(feature = "mqtt")]
-            let builder = builder.mqtt(options.mqtt);
+            let builder = builder.mqtt(options.mqtt).mqtt_config(crate::mqtt::MqttConfig {
+                cycle_interval: options.cycle.unwrap_or(crate::mqtt::MqttConfig::default().cycle_interval),
+                ca_file: ca_file.clone(),
+                ..Default::default()
+            });
             #[cfg(feature = "rest")]
-            let builder = builder.rest(options.rest);
+            let builder = builder.rest(options.rest).rest_options(crate::rest::RestOptions {
+                ca_file,
+                ..Default::default()
+            });
             let unit = builder.build()?;
             #[cfg(feature = "mqtt")]
             if options.mqtt {

@@ -16,7 +16,7 @@ use pepeunit::testkit::{BrokerKind, Command, Instance, InstanceOptions, TestUnit
 use pepeunit::update::RestartMode;
 use pepeunit::{Error, mqtt::BoxFuture};
 use serde_json::{Value, json};
-use support::TempDir;
+use support::{TempDir, stop_cycle as stop};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -81,15 +81,6 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<Message>) -> Message {
         .await
         .expect("no message reached the handler")
         .unwrap()
-}
-
-async fn stop(client: &PepeunitClient, cycle: JoinHandle<pepeunit::Result<()>>) {
-    client.stop_main_cycle().unwrap();
-    tokio::time::timeout(WAIT, cycle)
-        .await
-        .expect("the main cycle did not stop")
-        .unwrap()
-        .unwrap();
 }
 
 /// Waits until log.json has a line containing every one of `parts`; returns the matching lines.
@@ -514,6 +505,17 @@ async fn rest_commands_without_a_rest_layer_name_the_missing_feature() {
     stop(&client, cycle).await;
 }
 
+/// The standard topic names (what a unit created without a schema example has).
+fn standard_schema_example() -> Value {
+    json!({
+        "input_base_topic": ["update/pepeunit", "env_update/pepeunit", "schema_update/pepeunit",
+                             "log_sync/pepeunit", "reset/pepeunit"],
+        "output_base_topic": ["state/pepeunit", "log/pepeunit"],
+        "input_topic": ["input/pepeunit"],
+        "output_topic": ["output/pepeunit"],
+    })
+}
+
 /// A stand-in REST layer that swaps in prepared env.json / schema.json files.
 struct FileCommands {
     env: PathBuf,
@@ -547,12 +549,8 @@ async fn schema_and_env_updates_resubscribe_and_reconnect() {
         .await
         .unwrap();
     let staged = TempDir::new("mq-reconcile-new");
-    // The new schema drops input/pepeunit and adds input/extra.
     let old_input = topic(&unit, "input_topic", "input/pepeunit");
-    let mut new_schema = schema(&unit);
-    new_schema["input_topic"] = json!({"input/extra": ["localhost/extra-node/pepeunit"]});
     let schema_file = staged.path().join("schema.json");
-    std::fs::write(&schema_file, new_schema.to_string()).unwrap();
     // The new env points at the other instance's broker.
     let mut new_env: Value =
         serde_json::from_slice(&std::fs::read(unit.env_path()).unwrap()).unwrap();
@@ -564,12 +562,18 @@ async fn schema_and_env_updates_resubscribe_and_reconnect() {
     client
         .set_platform_commands(Arc::new(FileCommands {
             env: env_file,
-            schema: schema_file,
+            schema: schema_file.clone(),
         }))
         .unwrap();
     let cycle = run(&client);
     ready(&instance, &unit).await;
 
+    // The backend's new schema drops input/pepeunit and adds input/extra.
+    let mut example = standard_schema_example();
+    example["input_topic"] = json!(["input/extra"]);
+    let moved = instance.set_schema_example(&unit, &example).unwrap();
+    instance.write_unit_files(&moved).unwrap();
+    std::fs::copy(moved.schema_path(), &schema_file).unwrap();
     instance
         .send_command(&unit, Command::SchemaUpdate)
         .await
@@ -584,7 +588,7 @@ async fn schema_and_env_updates_resubscribe_and_reconnect() {
     let deadline = Instant::now() + WAIT;
     let extra = loop {
         instance
-            .publish("localhost/extra-node/pepeunit", "new")
+            .publish_input(&moved, "input/extra", "new")
             .await
             .unwrap();
         if let Ok(Some(message)) = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await
@@ -601,7 +605,7 @@ async fn schema_and_env_updates_resubscribe_and_reconnect() {
     // kept topic (sent after it on the same connection) does.
     instance.publish(&old_input, "old").await.unwrap();
     instance
-        .publish("localhost/extra-node/pepeunit", "marker")
+        .publish_input(&moved, "input/extra", "marker")
         .await
         .unwrap();
     loop {
@@ -612,11 +616,12 @@ async fn schema_and_env_updates_resubscribe_and_reconnect() {
         }
     }
 
+    // The unit moves to the other instance, which must know it (its broker checks the token).
+    other.adopt_unit(&moved, Some(&example)).unwrap();
     instance
         .send_command(&unit, Command::EnvUpdate)
         .await
         .unwrap();
-    // The other instance does not know the unit, but records what reaches its broker.
     wait_log(
         &unit,
         &["MQTT connection settings changed (PU_MQTT_PORT): reconnecting"],

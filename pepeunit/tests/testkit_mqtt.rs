@@ -9,7 +9,10 @@ use pepeunit::testkit::{
     BrokerKind, Command, Instance, InstanceOptions, MAX_PACKET_SIZE, ProgramSource, RejectionKind,
     TestUnit, UnitSpec, UpdateStatus,
 };
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS,
+    SubscribeFilter, SubscribeReasonCode,
+};
 use serde_json::{Value, json};
 use support::TempDir;
 use tokio::sync::mpsc;
@@ -21,6 +24,7 @@ const WAIT: Duration = Duration::from_secs(10);
 enum Seen {
     Connected,
     Message(String, Vec<u8>),
+    SubAck(Vec<SubscribeReasonCode>),
     Disconnected,
 }
 
@@ -114,6 +118,9 @@ async fn drive(
                 }
                 pending = topics.len();
                 None
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) if pending == 0 => {
+                Some(Seen::SubAck(ack.return_codes))
             }
             Ok(Event::Incoming(Packet::SubAck(_))) => {
                 pending -= 1;
@@ -486,6 +493,134 @@ async fn broker_restarts_on_the_same_port(broker: BrokerKind) {
     );
 }
 
+/// The first thing a client logging in as `login` (username, password) hears: ConnAck or an error.
+async fn first_answer(
+    instance: &Instance,
+    login: Option<(&str, &str)>,
+) -> Result<(), ConnectionError> {
+    let mut options = MqttOptions::new("rules-probe", instance.mqtt_host(), instance.mqtt_port());
+    if let Some((user, password)) = login {
+        options.set_credentials(user, password);
+    }
+    let (_client, mut eventloop) = AsyncClient::new(options, 4);
+    match tokio::time::timeout(WAIT, eventloop.poll()).await.unwrap() {
+        Ok(Event::Incoming(Packet::ConnAck(_))) => Ok(()),
+        Ok(other) => panic!("not a ConnAck: {other:?}"),
+        Err(e) => Err(e),
+    }
+}
+
+async fn units_are_held_to_the_production_rules(broker: BrokerKind) {
+    let instance = start(broker).await;
+    let dir = TempDir::new("tkm-rules");
+    let unit = instance
+        .create_unit(UnitSpec::new("a", dir.path().join("a")))
+        .await
+        .unwrap();
+    let other = instance
+        .create_unit(UnitSpec::new("b", dir.path().join("b")))
+        .await
+        .unwrap();
+
+    // The token is the username: anything else is refused at CONNECT.
+    let bad = ConnectionError::ConnectionRefused(ConnectReturnCode::BadUserNamePassword);
+    for login in [
+        None,
+        Some(("not-a-token", "")),
+        Some((&unit.token()[1..], "")),
+    ] {
+        let refused = first_answer(&instance, login).await.unwrap_err();
+        assert_eq!(refused.to_string(), bad.to_string(), "{login:?}");
+    }
+    let (user, password) = instance.backend_credentials();
+    assert!(
+        first_answer(&instance, Some((&user, "wrong")))
+            .await
+            .is_err()
+    );
+    first_answer(&instance, Some((&user, &password)))
+        .await
+        .unwrap();
+    assert_eq!(instance.mqtt_link().refused_connects(), 4);
+
+    // Subscriptions: the unit's own input topics by full name only.
+    let own_input = topic(&unit, "input_topic", "input/pepeunit");
+    let mut client = UnitClient::connect(&instance, &unit, &[]).await;
+    let filters = [
+        "#".to_owned(),
+        own_input.clone(),
+        topic(&other, "input_topic", "input/pepeunit"),
+        format!("{}/+/pepeunit", instance.mqtt_host()),
+        topic(&unit, "input_base_topic", "update/pepeunit"),
+        topic(&unit, "output_topic", "output/pepeunit"),
+    ];
+    client
+        .client
+        .subscribe_many(
+            filters
+                .iter()
+                .map(|f| SubscribeFilter::new(f.clone(), QoS::AtMostOnce)),
+        )
+        .await
+        .unwrap();
+    let codes = loop {
+        match tokio::time::timeout(WAIT, client.events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Seen::SubAck(codes) => break codes,
+            _ => continue,
+        }
+    };
+    let ok = SubscribeReasonCode::Success(QoS::AtMostOnce);
+    let no = SubscribeReasonCode::Failure;
+    assert_eq!(codes, [no, ok, no, no, ok, no]);
+    client.client.subscribe("#", QoS::AtMostOnce).await.unwrap();
+    loop {
+        match tokio::time::timeout(WAIT, client.events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Seen::SubAck(codes) => break assert_eq!(codes, [no]),
+            _ => continue,
+        }
+    }
+    // Only the own input arrives (the "#" was refused).
+    instance
+        .publish_input(&other, "input/pepeunit", "not yours")
+        .await
+        .unwrap();
+    instance
+        .publish_input(&unit, "input/pepeunit", "yours")
+        .await
+        .unwrap();
+    assert_eq!(client.next_message().await, (own_input, b"yours".to_vec()));
+
+    // Publishing: only to the unit's own outputs; anything else vanishes.
+    let others_output = topic(&other, "output_topic", "output/pepeunit");
+    let deep = format!(
+        "{}/a/b/c/d/e",
+        topic(&unit, "output_topic", "output/pepeunit")
+    );
+    client.publish(&others_output, "forged").await;
+    client.publish(&deep, "deep").await;
+    client
+        .publish(&topic(&unit, "input_topic", "input/pepeunit"), "to itself")
+        .await;
+    client
+        .publish(&topic(&unit, "output_topic", "output/pepeunit"), "marker")
+        .await;
+    let marker = instance
+        .next_output(&unit, "output/pepeunit", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(marker.text(), Some("marker"));
+    assert!(instance.messages(&others_output).is_empty());
+    assert!(instance.messages(&deep).is_empty());
+}
+
 macro_rules! on_both_brokers {
     ($($test:ident),* $(,)?) => {
         mod mosquitto {
@@ -508,6 +643,7 @@ macro_rules! on_both_brokers {
 }
 
 on_both_brokers!(
+    units_are_held_to_the_production_rules,
     outputs_are_recorded_per_topic_name,
     commands_carry_the_backend_payloads,
     compiled_update_adds_the_firmware_link_and_missing_commands_are_refused,

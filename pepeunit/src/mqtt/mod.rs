@@ -3,12 +3,15 @@
 //!
 //! The main cycle, dispatch and platform commands that run on top of it live in [`crate::runtime`].
 
+pub mod outage;
 pub mod rumqttc_transport;
 pub mod transport;
 
 use std::hash::{BuildHasher, Hasher};
+use std::path::PathBuf;
 use std::time::Duration;
 
+pub use outage::{Outage, OutageLine};
 pub use rumqttc_transport::RumqttcTransport;
 pub use transport::{BoxFuture, ConnectOptions, MqttTransport, TransportEvent};
 
@@ -53,6 +56,9 @@ pub struct MqttConfig {
     pub backoff: Backoff,
     /// `Some(true)`/`Some(false)` forces TLS on/off; `None` turns it on for port 8883 only.
     pub tls: Option<bool>,
+    /// A PEM file of CA certificates trusted for TLS beside the system's roots (e.g. a private
+    /// instance's CA); default none.
+    pub ca_file: Option<PathBuf>,
     /// Messages waiting for one input handler; a message that finds the queue full is dropped and
     /// counted in the log (a handler slower than its input rate cannot keep up either way, and the
     /// connection must stay polled). Default 65536.
@@ -69,6 +75,7 @@ impl Default for MqttConfig {
             max_packet_size: MAX_PACKET_SIZE,
             backoff: Backoff::default(),
             tls: None,
+            ca_file: None,
             handler_queue: 65_536,
             handle_signals: true,
         }
@@ -86,6 +93,7 @@ impl MqttConfig {
             keep_alive: Duration::from_secs(env.mqtt_keepalive),
             max_packet_size: self.max_packet_size,
             tls: self.tls.unwrap_or(env.mqtt_port == TLS_PORT),
+            ca_file: self.ca_file.clone(),
         })
     }
 }

@@ -1,6 +1,9 @@
 //! The built-in [`MqttTransport`] on rumqttc, with what rumqttc 0.25 leaves to its user: a delay that
 //! grows (with jitter) between reconnect attempts, a resubscribe to every remembered topic on every
-//! ConnAck, a bounded queue for what is published while offline, and 256 KiB packets both ways.
+//! ConnAck, a bounded queue for what is published while offline (and for what rumqttc had not written
+//! yet when the connection broke: it would clear those on the next clean-session ConnAck), a dead-link
+//! watchdog (no packet from the broker for 1.5 × keepalive: rumqttc alone notices only at the second
+//! unanswered ping, up to 2 × keepalive), the reason of every failed attempt, and 256 KiB packets.
 //!
 //! Shape: the rumqttc `AsyncClient` handle is shared, one task (the *driver*) polls the `EventLoop`
 //! continuously and only forwards events into a channel — it never waits on the runtime except for room
@@ -12,10 +15,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS, SubscribeFilter};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS, Request,
+    StateError, SubscribeFilter,
+};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
+use super::outage::refusal;
 use super::transport::{
     BoxFuture, ConnectOptions, MqttTransport, TransportEvent, publish_packet_size,
 };
@@ -26,6 +34,9 @@ use crate::error::{Error, Result};
 const EVENT_CAPACITY: usize = 1024;
 /// How long [`MqttTransport::disconnect`] waits for DISCONNECT to be written before closing anyway.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A connection that lived this long resets the backoff when it breaks; one that breaks sooner (refused
+/// right after ConnAck, say) keeps growing it, so that a flapping connection cannot retry in a storm.
+const STABLE_CONNECTION: Duration = Duration::from_secs(10);
 
 /// The default transport (see the module doc).
 pub struct RumqttcTransport {
@@ -122,7 +133,7 @@ impl MqttTransport for RumqttcTransport {
                 .set_clean_session(true)
                 .set_max_packet_size(options.max_packet_size, options.max_packet_size);
             if options.tls {
-                set_tls(&mut mqtt)?;
+                set_tls(&mut mqtt, options.ca_file.as_deref())?;
             }
             // Room for the resubscribe and the whole offline queue, sent at once on ConnAck.
             let (client, eventloop) = AsyncClient::new(mqtt, self.offline_queue + 64);
@@ -134,13 +145,15 @@ impl MqttTransport for RumqttcTransport {
             }
             let (events, receiver) = mpsc::channel(EVENT_CAPACITY);
             let stop = Arc::new(AtomicBool::new(false));
-            let task = tokio::spawn(drive(
-                eventloop,
-                self.link.clone(),
+            let driver = Drive {
+                link: self.link.clone(),
                 events,
-                self.backoff,
-                stop.clone(),
-            ));
+                backoff: self.backoff,
+                offline_queue: self.offline_queue,
+                keep_alive: options.keep_alive,
+                stop: stop.clone(),
+            };
+            let task = tokio::spawn(driver.run(eventloop));
             *self.driver.lock().await = Some(Driver { stop, task });
             Ok(receiver)
         })
@@ -233,14 +246,33 @@ fn filters(topics: Vec<String>) -> Vec<SubscribeFilter> {
         .collect()
 }
 
-/// TLS with the system's root certificates, on rustls with the ring provider (installed as the
-/// process default unless another one already is).
+/// TLS with the system's root certificates and those of `ca_file`, on rustls with the ring provider
+/// (installed as the process default unless another one already is). The broker's certificate is
+/// verified (chain and host name) before a byte of MQTT, the token included, is sent.
 #[cfg(feature = "mqtt-tls")]
-fn set_tls(mqtt: &mut MqttOptions) -> Result<()> {
+fn set_tls(mqtt: &mut MqttOptions, ca_file: Option<&std::path::Path>) -> Result<()> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_file {
+        let bad =
+            |reason: String| Error::Mqtt(format!("TLS: CA file {}: {reason}", path.display()));
+        let certs = CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))?;
+        let mut added = 0;
+        for cert in certs {
+            roots
+                .add(cert.map_err(|e| bad(e.to_string()))?)
+                .map_err(|e| bad(e.to_string()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(bad("no certificate in it".into()));
+        }
     }
     if roots.is_empty() {
         return Err(Error::Mqtt(
@@ -257,59 +289,182 @@ fn set_tls(mqtt: &mut MqttOptions) -> Result<()> {
 }
 
 #[cfg(not(feature = "mqtt-tls"))]
-fn set_tls(_: &mut MqttOptions) -> Result<()> {
+fn set_tls(_: &mut MqttOptions, _: Option<&std::path::Path>) -> Result<()> {
     Err(Error::Mqtt(
         "TLS was asked for (port 8883 or the tls option): enable the `mqtt-tls` cargo feature"
             .into(),
     ))
 }
 
-/// Polls the event loop until stopped or until the runtime drops its receiver.
-async fn drive(
-    mut eventloop: EventLoop,
+/// What the driver task owns besides the event loop.
+struct Drive {
     link: Arc<Mutex<Link>>,
     events: mpsc::Sender<TransportEvent>,
     backoff: Backoff,
+    offline_queue: usize,
+    keep_alive: Duration,
     stop: Arc<AtomicBool>,
-) {
-    let mut attempt: u32 = 0;
-    loop {
-        let event = match eventloop.poll().await {
-            Ok(Event::Incoming(Packet::Publish(publish))) => TransportEvent::Message {
-                topic: publish.topic,
-                payload: publish.payload,
-            },
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                attempt = 0;
-                TransportEvent::Connected {
-                    dropped_offline: on_connack(&link),
+}
+
+impl Drive {
+    /// Polls the event loop until stopped or until the runtime drops its receiver.
+    async fn run(self, mut eventloop: EventLoop) {
+        let mut attempt: u32 = 0;
+        let mut connected_at: Option<Instant> = None;
+        let mut last_incoming = Instant::now();
+        let mut proof = Proof::default();
+        loop {
+            let polled = match connected_at {
+                Some(_) if !self.keep_alive.is_zero() => {
+                    let silence = self.keep_alive.mul_f64(1.5);
+                    match tokio::time::timeout_at(last_incoming + silence, eventloop.poll()).await {
+                        Ok(polled) => polled.map_err(|e| failure_reason(&e)),
+                        Err(_) => {
+                            eventloop.clean();
+                            Err(format!(
+                                "no packet from the broker for {:.1} s (1.5 × keepalive): the link is dead",
+                                silence.as_secs_f64()
+                            ))
+                        }
+                    }
                 }
+                _ => eventloop.poll().await.map_err(|e| failure_reason(&e)),
+            };
+            let event = match polled {
+                Ok(Event::Incoming(packet)) => {
+                    last_incoming = Instant::now();
+                    match packet {
+                        Packet::Publish(publish) => TransportEvent::Message {
+                            topic: publish.topic,
+                            payload: publish.payload,
+                        },
+                        Packet::ConnAck(_) => {
+                            connected_at = Some(last_incoming);
+                            proof = Proof::default();
+                            TransportEvent::Connected {
+                                dropped_offline: on_connack(&self.link),
+                            }
+                        }
+                        Packet::PingResp => {
+                            proof.confirmed = proof.at_ping;
+                            continue;
+                        }
+                        _ => continue,
+                    }
+                }
+                Ok(Event::Outgoing(Outgoing::Publish(_))) => {
+                    proof.written += 1;
+                    continue;
+                }
+                Ok(Event::Outgoing(Outgoing::PingReq)) => {
+                    proof.at_ping = proof.written;
+                    continue;
+                }
+                Ok(Event::Outgoing(Outgoing::Disconnect)) => return,
+                Ok(_) => continue,
+                Err(reason) => {
+                    lock(&self.link).connected = false;
+                    if self.stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    self.requeue_unsent(&mut eventloop);
+                    let event = match connected_at.take() {
+                        Some(since) => {
+                            if since.elapsed() >= STABLE_CONNECTION {
+                                attempt = 0;
+                            }
+                            TransportEvent::Disconnected {
+                                reason: with_unconfirmed(reason, proof.written - proof.confirmed),
+                            }
+                        }
+                        None => TransportEvent::ConnectFailed { reason },
+                    };
+                    if self.events.send(event).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(self.backoff.delay(attempt)).await;
+                    attempt = attempt.saturating_add(1);
+                    continue;
+                }
+            };
+            if self.events.send(event).await.is_err() {
+                return;
             }
-            Ok(Event::Outgoing(Outgoing::Disconnect)) => return,
-            Ok(_) => continue,
-            Err(e) => {
-                let was_connected = std::mem::replace(&mut lock(&link).connected, false);
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                if was_connected
-                    && events
-                        .send(TransportEvent::Disconnected {
-                            reason: e.to_string(),
-                        })
-                        .await
-                        .is_err()
-                {
-                    return;
-                }
-                tokio::time::sleep(backoff.delay(attempt)).await;
-                attempt = attempt.saturating_add(1);
-                continue;
-            }
-        };
-        if events.send(event).await.is_err() {
-            return;
         }
+    }
+
+    /// Moves the publishes rumqttc had not written when the connection broke (it clears them on the next
+    /// clean-session ConnAck) to the front of the offline queue, oldest dropped and counted past its bound.
+    fn requeue_unsent(&self, eventloop: &mut EventLoop) {
+        let unsent: Vec<(String, Bytes)> = std::mem::take(&mut eventloop.pending)
+            .into_iter()
+            .filter_map(|request| match request {
+                Request::Publish(publish) => Some((publish.topic, publish.payload)),
+                _ => None,
+            })
+            .collect();
+        let mut link = lock(&self.link);
+        for message in unsent.into_iter().rev() {
+            link.queue.push_front(message);
+        }
+        while link.queue.len() > self.offline_queue {
+            link.queue.pop_front();
+            link.dropped += 1;
+        }
+    }
+}
+
+/// Which QoS 0 publishes of a connection are known to have reached the broker: those written before a
+/// PINGREQ that got its PINGRESP (the broker handles a connection's packets in order).
+#[derive(Default)]
+struct Proof {
+    /// Publishes written on this connection.
+    written: u64,
+    /// `written` when the last PINGREQ went out.
+    at_ping: u64,
+    /// `at_ping` when the last PINGRESP came.
+    confirmed: u64,
+}
+
+/// The reason of a failed attempt or a lost connection, in words (rumqttc's texts are terse).
+fn failure_reason(error: &ConnectionError) -> String {
+    match error {
+        ConnectionError::ConnectionRefused(code) => refusal(*code as u8),
+        ConnectionError::NetworkTimeout => "timed out: no CONNACK within 5 s".into(),
+        ConnectionError::FlushTimeout => "timed out writing to the broker".into(),
+        ConnectionError::Io(e) => format!("I/O: {e}"),
+        #[cfg(feature = "mqtt-tls")]
+        ConnectionError::Tls(e) => tls_reason(e),
+        ConnectionError::MqttState(StateError::AwaitPingResp) => {
+            "no PINGRESP from the broker within the keepalive".into()
+        }
+        ConnectionError::MqttState(StateError::Io(e)) => format!("I/O: {e}"),
+        other => other.to_string(),
+    }
+}
+
+/// A TLS failure in words: rumqttc wraps the handshake's rustls error in an I/O error.
+#[cfg(feature = "mqtt-tls")]
+fn tls_reason(error: &rumqttc::TlsError) -> String {
+    let handshake = match error {
+        rumqttc::TlsError::TLS(e) => Some(e),
+        rumqttc::TlsError::Io(e) => e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    match handshake {
+        Some(e) => format!(
+            "TLS: {e} (the broker's certificate is not trusted for this host; no plaintext fallback)"
+        ),
+        None => format!("TLS: {error}"),
+    }
+}
+
+fn with_unconfirmed(reason: String, unconfirmed: u64) -> String {
+    match unconfirmed {
+        0 => reason,
+        n => format!(
+            "{reason}; {n} message(s) sent since the last PINGRESP may not have arrived (QoS 0, unconfirmed)"
+        ),
     }
 }
 

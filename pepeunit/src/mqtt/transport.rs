@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -35,6 +36,8 @@ pub struct ConnectOptions {
     pub max_packet_size: usize,
     /// Connect over TLS (`mqtts`).
     pub tls: bool,
+    /// CA certificates (PEM) trusted beside the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for ConnectOptions {
@@ -46,6 +49,7 @@ impl fmt::Debug for ConnectOptions {
             .field("keep_alive", &self.keep_alive)
             .field("max_packet_size", &self.max_packet_size)
             .field("tls", &self.tls)
+            .field("ca_file", &self.ca_file)
             .finish_non_exhaustive()
     }
 }
@@ -64,6 +68,13 @@ pub enum TransportEvent {
         /// Why, in words (never the token).
         reason: String,
     },
+    /// A connection attempt failed (refused, TLS, timeout, I/O); the transport tries again after its
+    /// backoff. Sent for every attempt: the runtime rate-limits what it logs ([`super::Outage`]).
+    ConnectFailed {
+        /// Why, in words (never the token); a refusal by the broker starts with "refused by the broker"
+        /// ([`super::outage::refusal`]).
+        reason: String,
+    },
     /// A message arrived on a subscribed topic.
     Message {
         /// The physical topic.
@@ -76,11 +87,13 @@ pub enum TransportEvent {
 /// An MQTT connection as the runtime needs it.
 ///
 /// Promises an implementation keeps:
+/// - it reports every failed connection attempt with its reason, and notices a dead link (no packet
+///   from the broker) within 1.5 × keepalive;
 /// - it reconnects by itself after a loss (with a delay that grows), and after **every** ConnAck it
 ///   subscribes again to every topic given to [`subscribe`](Self::subscribe) and not unsubscribed since;
 /// - it never sets the retain flag and subscribes and publishes at QoS 0;
-/// - a publish while disconnected is queued (bounded) and sent after reconnecting, or dropped and counted
-///   in [`TransportEvent::Connected`];
+/// - a publish while disconnected, or not yet written when the connection was lost, is queued (bounded)
+///   and sent after reconnecting, or dropped and counted in [`TransportEvent::Connected`];
 /// - it never runs runtime or user code on the task that drives the connection.
 pub trait MqttTransport: Send + Sync + 'static {
     /// Starts connecting with `options` and returns the channel its events arrive on. A connection

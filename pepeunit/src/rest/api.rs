@@ -49,6 +49,9 @@ impl Default for ArchiveRequest {
 pub struct RestOptions {
     /// Connect and read timeouts of the default HTTP client (a custom client brings its own).
     pub timeouts: HttpTimeouts,
+    /// A PEM file of CA certificates the default HTTP client trusts beside the system's roots (e.g. a
+    /// private instance's CA); default none.
+    pub ca_file: Option<std::path::PathBuf>,
     /// Total time for one small call (everything but archive and firmware downloads).
     pub call_timeout: Duration,
     /// Extra attempts of a GET after a transport error or a 5xx; 4xx answers are never retried.
@@ -69,6 +72,7 @@ impl Default for RestOptions {
     fn default() -> Self {
         RestOptions {
             timeouts: HttpTimeouts::default(),
+            ca_file: None,
             call_timeout: Duration::from_secs(30),
             retries: 3,
             backoff: Duration::from_millis(500),
@@ -121,7 +125,10 @@ impl RestApi {
     ) -> Result<RestApi> {
         let http = match http {
             Some(http) => http,
-            None => Arc::new(ReqwestHttp::new(options.timeouts)?),
+            None => Arc::new(ReqwestHttp::with_ca_file(
+                options.timeouts,
+                options.ca_file.as_deref(),
+            )?),
         };
         Ok(RestApi {
             settings,

@@ -1,6 +1,7 @@
 //! The default [`HttpClient`]: reqwest over rustls (ring provider), with pooled connections.
 
 use std::error::Error as _;
+use std::path::Path;
 use std::time::Duration;
 
 use super::http::{BodyStream, BoxFuture, HttpClient, HttpRequest, HttpResponse, Method};
@@ -41,6 +42,20 @@ impl ReqwestHttp {
     /// Builds the two clients; installs rustls' ring provider as the process default unless the
     /// program installed one already.
     pub fn new(timeouts: HttpTimeouts) -> Result<ReqwestHttp> {
+        ReqwestHttp::with_ca_file(timeouts, None)
+    }
+
+    /// [`ReqwestHttp::new`] trusting the CA certificates (PEM) of `ca_file` beside the system's roots.
+    pub fn with_ca_file(timeouts: HttpTimeouts, ca_file: Option<&Path>) -> Result<ReqwestHttp> {
+        let roots = match ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                    Error::Http(format!("CA file {}: {}", path.display(), chain(&e)))
+                })?
+            }
+            None => Vec::new(),
+        };
         // An error only means a provider is installed already; reqwest then uses that one.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let same_origin = reqwest::redirect::Policy::custom(|attempt| {
@@ -54,14 +69,23 @@ impl ReqwestHttp {
             }
         });
         Ok(ReqwestHttp {
-            with_credentials: build(timeouts, same_origin)?,
-            public: build(timeouts, reqwest::redirect::Policy::limited(MAX_REDIRECTS))?,
+            with_credentials: build(timeouts, same_origin, &roots)?,
+            public: build(
+                timeouts,
+                reqwest::redirect::Policy::limited(MAX_REDIRECTS),
+                &roots,
+            )?,
         })
     }
 }
 
-fn build(timeouts: HttpTimeouts, redirects: reqwest::redirect::Policy) -> Result<reqwest::Client> {
+fn build(
+    timeouts: HttpTimeouts,
+    redirects: reqwest::redirect::Policy,
+    roots: &[reqwest::Certificate],
+) -> Result<reqwest::Client> {
     reqwest::Client::builder()
+        .tls_certs_merge(roots.iter().cloned())
         .connect_timeout(timeouts.connect)
         .read_timeout(timeouts.read)
         .redirect(redirects)

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::handler::{InputHandler, Message, report};
 use crate::client::PepeunitClient;
-use crate::mqtt::TransportEvent;
+use crate::mqtt::{Outage, TransportEvent};
 use crate::schema::Section;
 
 /// A queue in front of one handler.
@@ -85,6 +85,7 @@ pub(crate) async fn dispatch(
     client: PepeunitClient,
     connected: Arc<watch::Sender<bool>>,
 ) {
+    let mut outage = Outage::default();
     while let Some(event) = events.recv().await {
         match event {
             TransportEvent::Message { topic, payload } => {
@@ -107,6 +108,9 @@ pub(crate) async fn dispatch(
             TransportEvent::Connected { dropped_offline } => {
                 connected.send_replace(true);
                 client.logger().info("Connected to MQTT broker");
+                if let Some(text) = outage.on_connected() {
+                    client.logger().info(text);
+                }
                 if dropped_offline > 0 {
                     client.logger().warning(format!(
                         "{dropped_offline} messages published while offline were dropped (offline queue full)"
@@ -118,6 +122,11 @@ pub(crate) async fn dispatch(
                 client
                     .logger()
                     .warning(format!("MQTT connection lost: {reason}"));
+            }
+            TransportEvent::ConnectFailed { reason } => {
+                if let Some(line) = outage.on_failure(&reason) {
+                    client.logger().log(line.level, line.text);
+                }
             }
         }
     }

@@ -1,14 +1,18 @@
-//! The MQTT broker on `127.0.0.1:<port>`: the `mosquitto` binary or the embedded `rumqttd`, each set up
-//! to enforce what EMQX enforces for units where it can (§4):
+//! The MQTT broker: the `mosquitto` binary or the embedded `rumqttd` on an internal port, behind the
+//! MQTT link on the public port (`127.0.0.1:<port>`, see [`super::proxy`]) that applies the unit rules
+//! ([`super::gate`]). What EMQX enforces for units (§4), and where:
 //!
 //! | EMQX rule | mosquitto | embedded rumqttd |
 //! |---|---|---|
-//! | max packet 256 KiB | `max_packet_size 262141` (bigger packet: client disconnected) | remaining length ≤ 262140 (client disconnected) |
+//! | token as username (else CONNACK 4) | the link | the link |
+//! | units read/write only their schema's topics, by full name (no wildcards, so ≤ 5 levels) | the link (SUBACK `0x80`, publish dropped) | the link |
+//! | max packet 256 KiB | the link closes the connection; also `max_packet_size 262141` | the link; also remaining length ≤ 262140 |
 //! | retain unavailable | `retain_available false` (retained publish: client disconnected) | a retained publish disconnects the client |
-//! | max 32 in flight | not set | `max_inflight_count 32` |
-//! | CONNECT within 15 s | not set | `connection_timeout_ms 15000` |
-//! | token auth, no wildcards for units, 5 topic levels, 30 msg/s | not enforced | not enforced |
+//! | CONNECT within 15 s | the link | the link; also `connection_timeout_ms 15000` |
+//! | max 32 in flight | not enforced (units publish at QoS 0: nothing is in flight) | `max_inflight_count 32` |
+//! | 30 messages/s per connection | not enforced | not enforced |
 //!
+//! The instance's own client connects to the internal port directly: it may do everything.
 //! Stopping really closes the listener and every connection, so the same port can be bound again.
 //! rumqttd has no shutdown: its listener and connections run on a runtime owned by a thread of ours
 //! that is shut down, but each start's router thread stays parked (idle) until the process exits.
@@ -16,13 +20,16 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use rumqttd::protocol::v4::V4;
 use rumqttd::protocol::{self, Packet, Protocol};
-use rumqttd::{ConnectionSettings, LinkType, Router, RouterConfig, Server, ServerSettings};
+use rumqttd::{ConnectionSettings, LinkType, Router, RouterConfig, ServerSettings};
 
+use super::gate::UnitRules;
+use super::proxy::{Link, Proxy};
 use crate::error::{Error, Result};
 
 /// EMQX's max packet size (bytes, fixed header included).
@@ -59,8 +66,14 @@ fn mosquitto_path() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// A running broker; dropping it stops it.
-pub(crate) enum Broker {
+/// A running broker and the MQTT link in front of it; dropping it stops both (the link first).
+pub(crate) struct Broker {
+    _link: Proxy,
+    _server: Process,
+}
+
+/// The broker process or thread.
+enum Process {
     Mosquitto(Child),
     Embedded {
         stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -68,26 +81,47 @@ pub(crate) enum Broker {
     },
 }
 
+/// Where a broker listens.
+#[derive(Clone, Copy)]
+pub(crate) struct Ports {
+    /// Units connect here, through the MQTT link.
+    pub(crate) public: u16,
+    /// The broker itself; the instance's own client connects here.
+    pub(crate) internal: u16,
+}
+
 impl Broker {
-    /// Starts `kind` (already resolved) on `127.0.0.1:port`; `work_dir` holds mosquitto's config.
-    pub(crate) async fn start(kind: BrokerKind, port: u16, work_dir: &Path) -> Result<Broker> {
-        let broker = match kind {
-            BrokerKind::Mosquitto | BrokerKind::Auto => start_mosquitto(port, work_dir)?,
-            BrokerKind::Embedded => start_embedded(port)?,
+    /// Starts `kind` (already resolved) on the internal port and the link on the public one; `work_dir`
+    /// holds mosquitto's config.
+    pub(crate) async fn start(
+        kind: BrokerKind,
+        ports: Ports,
+        work_dir: &Path,
+        link: Link,
+        rules: Arc<dyn UnitRules>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Result<Broker> {
+        let server = match kind {
+            BrokerKind::Mosquitto | BrokerKind::Auto => start_mosquitto(ports.internal, work_dir)?,
+            BrokerKind::Embedded => start_embedded(ports.internal)?,
         };
-        wait_listening(port).await?;
-        Ok(broker)
+        wait_listening(ports.internal).await?;
+        let (link, _) = Proxy::start(ports.public, ports.internal, link, Some(rules), tls)?;
+        Ok(Broker {
+            _link: link,
+            _server: server,
+        })
     }
 }
 
-impl Drop for Broker {
+impl Drop for Process {
     fn drop(&mut self) {
         match self {
-            Broker::Mosquitto(child) => {
+            Process::Mosquitto(child) => {
                 let _ = child.kill();
                 let _ = child.wait();
             }
-            Broker::Embedded { stop, thread } => {
+            Process::Embedded { stop, thread } => {
                 if let Some(stop) = stop.take() {
                     let _ = stop.send(());
                 }
@@ -99,7 +133,7 @@ impl Drop for Broker {
     }
 }
 
-fn start_mosquitto(port: u16, work_dir: &Path) -> Result<Broker> {
+fn start_mosquitto(port: u16, work_dir: &Path) -> Result<Process> {
     let binary = mosquitto_path().ok_or_else(|| {
         Error::io(
             "mosquitto",
@@ -123,10 +157,10 @@ fn start_mosquitto(port: u16, work_dir: &Path) -> Result<Broker> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| Error::io(&binary, e))?;
-    Ok(Broker::Mosquitto(child))
+    Ok(Process::Mosquitto(child))
 }
 
-fn start_embedded(port: u16) -> Result<Broker> {
+fn start_embedded(port: u16) -> Result<Process> {
     let router_config = RouterConfig {
         max_connections: 1000,
         max_outgoing_packet_count: 200,
@@ -150,7 +184,7 @@ fn start_embedded(port: u16) -> Result<Broker> {
             dynamic_filters: true,
         },
     };
-    let mut server = Server::new(settings, router_tx, NoRetain(V4));
+    let mut server = rumqttd::Server::new(settings, router_tx, NoRetain(V4));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -169,7 +203,7 @@ fn start_embedded(port: u16) -> Result<Broker> {
             drop(runtime);
         })
         .map_err(|e| Error::io("embedded broker thread", e))?;
-    Ok(Broker::Embedded {
+    Ok(Process::Embedded {
         stop: Some(stop),
         thread: Some(thread),
     })

@@ -22,9 +22,12 @@
 
 mod archive;
 mod broker;
+mod gate;
 mod observe;
+mod proxy;
 mod pyjson;
 mod rest;
+mod tls;
 mod units;
 
 use std::net::Ipv4Addr;
@@ -40,11 +43,13 @@ use tokio::task::JoinHandle;
 
 pub use broker::{BrokerKind, MAX_PACKET_SIZE};
 pub use observe::{Message, Rejection, RejectionKind};
+pub use proxy::{Link, LinkMode};
 pub use units::{Node, NodeKind, TestUnit, UnitSpec, UpdateStatus};
 
 use crate::error::{Error, Result};
 use archive::Tree;
-use broker::Broker;
+use broker::{Broker, Ports};
+use gate::{Access, Identity, UnitRules};
 use observe::Recorder;
 use units::{Program, Registry, UnitRecord};
 
@@ -70,6 +75,9 @@ pub struct InstanceOptions {
     /// First level of every topic. The real backend uses `PU_DOMAIN`; here that carries a port, and a
     /// `:` has no place in a topic, so topics get this name instead.
     pub topic_domain: String,
+    /// Serve MQTT and REST over TLS only (`mqtts`, `https`), with a certificate for `127.0.0.1` signed
+    /// by a CA made at start ([`Instance::ca_file`]; needs the `openssl` command). Off by default.
+    pub tls: bool,
 }
 
 impl Default for InstanceOptions {
@@ -79,6 +87,7 @@ impl Default for InstanceOptions {
             backend_era: BackendEra::V1_1,
             state_send_interval: 60,
             topic_domain: "localhost".into(),
+            tls: false,
         }
     }
 }
@@ -171,7 +180,12 @@ pub(crate) struct Shared {
     registry: Mutex<Registry>,
     recorder: Recorder,
     faults: Mutex<Vec<Fault>>,
+    /// The password of [`BACKEND_USER`] on the MQTT link.
+    backend_password: String,
 }
+
+/// The username of the instance's own identity on the MQTT link (everything allowed).
+const BACKEND_USER: &str = "pepeunit-testkit-backend";
 
 /// A reply queued by [`Instance::fail_next`].
 pub(crate) struct Fault {
@@ -194,15 +208,62 @@ impl Shared {
     }
 }
 
+impl UnitRules for Shared {
+    fn identify(&self, username: Option<&str>, password: Option<&[u8]>) -> Option<Identity> {
+        let username = username?;
+        if username == BACKEND_USER {
+            return (password == Some(self.backend_password.as_bytes()))
+                .then_some(Identity::Backend);
+        }
+        let registry = self.registry();
+        registry
+            .unit_of_token(username)
+            .map(|uuid| Identity::Unit(uuid.to_owned()))
+    }
+
+    fn may(&self, who: &Identity, access: Access, topic: &str) -> bool {
+        let Identity::Unit(uuid) = who else {
+            return true;
+        };
+        let registry = self.registry();
+        let Some(record) = registry.units.get(uuid) else {
+            return false;
+        };
+        let sections = match access {
+            Access::Read => ["input_base_topic", "input_topic"],
+            Access::Write => ["output_base_topic", "output_topic"],
+        };
+        let schema = registry.schema(record, &self.topic_domain);
+        sections.iter().any(|section| {
+            schema[section]
+                .as_object()
+                .is_some_and(|names| names.values().any(|list| list_has(list, topic)))
+        })
+    }
+}
+
+fn list_has(list: &Value, topic: &str) -> bool {
+    list.as_array()
+        .is_some_and(|topics| topics.iter().any(|t| t.as_str() == Some(topic)))
+}
+
 /// A running Pepeunit instance on 127.0.0.1: broker, REST, and the backend's view of its units.
 ///
-/// Dropping it stops everything it started (broker process or thread, HTTP server, observer).
+/// Units reach the broker and REST through [`Link`]s (TCP proxies) that a test can break; the MQTT link
+/// applies the production broker's unit rules (PROTOCOL §4): the token is the username, a unit reads
+/// and writes only its own schema's topics, by full name.
+///
+/// Dropping it stops everything it started (broker process or thread, HTTP server, links, observer).
 pub struct Instance {
     shared: Arc<Shared>,
     broker_kind: BrokerKind,
     broker: Mutex<Option<Broker>>,
-    mqtt_port: u16,
+    broker_ports: Ports,
+    mqtt_link: Link,
+    rest_link: Link,
+    _rest_proxy: proxy::Proxy,
     http_port: u16,
+    tls: Option<tls::TestTls>,
     work_dir: PathBuf,
     backend: AsyncClient,
     subscriptions: watch::Receiver<u64>,
@@ -222,29 +283,50 @@ impl Instance {
         ));
         std::fs::create_dir_all(&work_dir).map_err(|e| Error::io(&work_dir, e))?;
         let broker_kind = options.broker.resolve();
-        let mqtt_port = broker::free_port()?;
-        let broker = Broker::start(broker_kind, mqtt_port, &work_dir).await?;
-
-        let listener = tokio::net::TcpListener::bind((HOST, 0))
-            .await
-            .map_err(|e| Error::io("127.0.0.1:0 (REST)", e))?;
-        let http_port = listener
-            .local_addr()
-            .map_err(|e| Error::io("REST listener", e))?
-            .port();
+        let tls = match options.tls {
+            true => Some(tls::TestTls::generate(&work_dir)?),
+            false => None,
+        };
+        let tls_server = tls.as_ref().map(|t| t.server.clone());
         let shared = Arc::new(Shared {
             topic_domain: options.topic_domain.clone(),
             options,
             registry: Mutex::new(Registry::default()),
             recorder: Recorder::default(),
             faults: Mutex::new(Vec::new()),
+            backend_password: units::random_commit()?,
         });
+        let broker_ports = Ports {
+            public: broker::free_port()?,
+            internal: broker::free_port()?,
+        };
+        let mqtt_link = Link::default();
+        let broker = Broker::start(
+            broker_kind,
+            broker_ports,
+            &work_dir,
+            mqtt_link.clone(),
+            shared.clone(),
+            tls_server.clone(),
+        )
+        .await?;
+
+        let listener = tokio::net::TcpListener::bind((HOST, 0))
+            .await
+            .map_err(|e| Error::io("127.0.0.1:0 (REST)", e))?;
+        let http_internal = listener
+            .local_addr()
+            .map_err(|e| Error::io("REST listener", e))?
+            .port();
         let server = tokio::spawn(serve_http(listener, shared.clone()));
+        let rest_link = Link::default();
+        let (rest_proxy, http_port) =
+            proxy::Proxy::start(0, http_internal, rest_link.clone(), None, tls_server)?;
 
         let mut mqtt = MqttOptions::new(
-            format!("pepeunit-testkit-backend-{mqtt_port}"),
+            format!("{BACKEND_USER}-{}", broker_ports.public),
             HOST.to_string(),
-            mqtt_port,
+            broker_ports.internal,
         );
         mqtt.set_keep_alive(Duration::from_secs(30))
             .set_clean_session(true)
@@ -262,8 +344,12 @@ impl Instance {
             shared,
             broker_kind,
             broker: Mutex::new(Some(broker)),
-            mqtt_port,
+            broker_ports,
+            mqtt_link,
+            rest_link,
+            _rest_proxy: rest_proxy,
             http_port,
+            tls,
             work_dir,
             backend,
             subscriptions,
@@ -283,14 +369,48 @@ impl Instance {
         HOST.to_string()
     }
 
-    /// The broker port.
+    /// The broker port units connect to (through [`Instance::mqtt_link`]).
     pub fn mqtt_port(&self) -> u16 {
-        self.mqtt_port
+        self.broker_ports.public
+    }
+
+    /// The network between the units and the broker: break it, slow it, count connections.
+    pub fn mqtt_link(&self) -> &Link {
+        &self.mqtt_link
+    }
+
+    /// The network between the units and the REST server (every URL of this instance goes through it).
+    pub fn rest_link(&self) -> &Link {
+        &self.rest_link
+    }
+
+    /// Username and password that may do everything on [`Instance::mqtt_port`] (for tools such as
+    /// `mosquitto_pub`); units use their token.
+    pub fn backend_credentials(&self) -> (String, String) {
+        (
+            BACKEND_USER.to_owned(),
+            self.shared.backend_password.clone(),
+        )
     }
 
     /// The instance root, e.g. `http://127.0.0.1:1234/pepeunit` (`GET` gives the instance info).
     pub fn instance_url(&self) -> String {
-        format!("http://{HOST}:{}{}", self.http_port, rest::APP_PREFIX)
+        format!(
+            "{}://{HOST}:{}{}",
+            self.http_type(),
+            self.http_port,
+            rest::APP_PREFIX
+        )
+    }
+
+    /// `https` with TLS on, else `http`.
+    fn http_type(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// The CA certificate (PEM) that signed the instance's TLS certificate, when TLS is on.
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().map(|t| t.ca_file.as_path())
     }
 
     /// The REST base URL units use, e.g. `http://127.0.0.1:1234/pepeunit/api/v1`.
@@ -316,11 +436,11 @@ impl Instance {
         };
         let generated = json!({
             "PU_DOMAIN": format!("{HOST}:{}", self.http_port),
-            "PU_HTTP_TYPE": "http",
+            "PU_HTTP_TYPE": self.http_type(),
             "PU_APP_PREFIX": rest::APP_PREFIX,
             "PU_API_ACTUAL_PREFIX": rest::API_PREFIX,
             "PU_MQTT_HOST": HOST.to_string(),
-            "PU_MQTT_PORT": self.mqtt_port,
+            "PU_MQTT_PORT": self.broker_ports.public,
             "PU_AUTH_TOKEN": token,
             "PU_SECRET_KEY": units::random_key()?,
             "PU_ENCRYPT_KEY": units::random_key()?,
@@ -336,20 +456,52 @@ impl Instance {
         env.extend(spec.env_overrides.clone());
         std::fs::create_dir_all(&spec.dir).map_err(|e| Error::io(&spec.dir, e))?;
         let unit = TestUnit {
-            uuid: uuid.clone(),
+            uuid,
             name: spec.name,
             token,
             dir: spec.dir,
             nodes,
         };
+        let commit = match spec.commit {
+            Some(c) => c,
+            None => units::random_commit()?,
+        };
+        self.register(unit.clone(), env, sections, commit);
+        self.write_unit_files(&unit)?;
+        Ok(unit)
+    }
+
+    /// Registers a unit created by another instance (same uuid, token and node uuids, the topic names
+    /// of `schema_example` or the standard set), as when a unit's env.json moves it here: its token is
+    /// then accepted and its topics allowed. Its files are left as they are.
+    pub fn adopt_unit(&self, unit: &TestUnit, schema_example: Option<&Value>) -> Result<()> {
+        let sections = units::sections_of(schema_example)?;
+        let nodes = units::nodes_of(&sections, &unit.nodes)?;
+        let unit = TestUnit {
+            nodes,
+            ..unit.clone()
+        };
+        self.register(
+            unit,
+            serde_json::Map::new(),
+            sections,
+            units::random_commit()?,
+        );
+        Ok(())
+    }
+
+    fn register(
+        &self,
+        unit: TestUnit,
+        env: serde_json::Map<String, Value>,
+        sections: Vec<(String, Vec<String>)>,
+        target_commit: String,
+    ) {
         let record = UnitRecord {
-            unit: unit.clone(),
+            unit,
             env,
             sections,
-            target_commit: match spec.commit {
-                Some(c) => c,
-                None => units::random_commit()?,
-            },
+            target_commit,
             program: None,
             current_commit: None,
             state_storage: String::new(),
@@ -358,9 +510,10 @@ impl Instance {
             logs: Vec::new(),
             created: iso_now(),
         };
-        self.shared.registry().units.insert(uuid, record);
-        self.write_unit_files(&unit)?;
-        Ok(unit)
+        self.shared
+            .registry()
+            .units
+            .insert(record.unit.uuid.clone(), record);
     }
 
     /// Writes the unit's current env.json and schema.json (as the backend would serve them) into its dir.
@@ -428,7 +581,8 @@ impl Instance {
         let record = registry.units.get(&unit.uuid)?;
         record.program.as_ref()?.compiled_binary.as_ref()?;
         Some(format!(
-            "http://{HOST}:{}{}/{}/{}",
+            "{}://{HOST}:{}{}/{}/{}",
+            self.http_type(),
             self.http_port,
             rest::COMPILED_PREFIX,
             unit.uuid,
@@ -661,7 +815,15 @@ impl Instance {
             return Ok(());
         }
         let seen = *self.subscriptions.borrow();
-        let broker = Broker::start(self.broker_kind, self.mqtt_port, &self.work_dir).await?;
+        let broker = Broker::start(
+            self.broker_kind,
+            self.broker_ports,
+            &self.work_dir,
+            self.mqtt_link.clone(),
+            self.shared.clone(),
+            self.tls.as_ref().map(|t| t.server.clone()),
+        )
+        .await?;
         *self.broker.lock().unwrap_or_else(|p| p.into_inner()) = Some(broker);
         self.wait_subscribed(seen).await
     }
@@ -673,7 +835,10 @@ impl Instance {
         match waited {
             Ok(Ok(_)) => Ok(()),
             _ => Err(Error::io(
-                format!("backend MQTT client on 127.0.0.1:{}", self.mqtt_port),
+                format!(
+                    "backend MQTT client on 127.0.0.1:{}",
+                    self.broker_ports.internal
+                ),
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "did not subscribe in time"),
             )),
         }

@@ -127,6 +127,57 @@ pub async fn fast_state_instance() -> pepeunit::testkit::Instance {
     .unwrap()
 }
 
+/// Ends the main cycle running on `cycle` and checks that it stopped cleanly (within 20 s).
+#[cfg(feature = "mqtt")]
+pub async fn stop_cycle(
+    client: &pepeunit::client::PepeunitClient,
+    cycle: tokio::task::JoinHandle<pepeunit::Result<()>>,
+) {
+    client.stop_main_cycle().unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(20), cycle)
+        .await
+        .expect("the main cycle did not stop")
+        .unwrap()
+        .unwrap();
+}
+
+/// The most connection attempts `backoff` allows in `window`: the first at once, then each after at
+/// least half its full delay (the jitter stays in the upper half).
+#[cfg(feature = "mqtt")]
+pub fn max_attempts(backoff: pepeunit::mqtt::Backoff, window: std::time::Duration) -> u32 {
+    let mut at = std::time::Duration::ZERO;
+    let mut attempts = 1;
+    for attempt in 0.. {
+        let full = backoff
+            .initial
+            .saturating_mul(1 << attempt.min(20))
+            .min(backoff.max);
+        at += full / 2;
+        if at > window {
+            break;
+        }
+        attempts += 1;
+    }
+    attempts
+}
+
+/// A client builder for a testkit unit with MQTT on, `config`, log.json in the unit's directory and
+/// no restarts.
+#[cfg(all(feature = "mqtt", feature = "testkit"))]
+pub fn mqtt_unit_builder(
+    unit: &pepeunit::testkit::TestUnit,
+    config: pepeunit::mqtt::MqttConfig,
+) -> pepeunit::client::ClientBuilder {
+    pepeunit::client::PepeunitClient::builder(
+        unit.env_path(),
+        unit.schema_path(),
+        unit.dir().join("log.json"),
+    )
+    .mqtt(true)
+    .restart_mode(pepeunit::update::RestartMode::None)
+    .mqtt_config(config)
+}
+
 /// Sets an input handler on `client` that forwards every message to the returned receiver.
 #[cfg(feature = "mqtt")]
 pub fn record_inputs(
