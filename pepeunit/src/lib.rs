@@ -127,16 +127,22 @@ pub mod __private {
             // A private instance's CA, trusted for mqtts and https beside the system's roots.
             let ca_file = std::env::var_os("PEPEUNIT_CA_FILE").map(std::path::PathBuf::from);
             #[cfg(feature = "mqtt")]
-            let builder = builder.mqtt(options.mqtt).mqtt_config(crate::mqtt::MqttConfig {
-                cycle_interval: options.cycle.unwrap_or(crate::mqtt::MqttConfig::default().cycle_interval),
-                ca_file: ca_file.clone(),
-                ..Default::default()
-            });
+            let builder = builder
+                .mqtt(options.mqtt)
+                .mqtt_config(crate::mqtt::MqttConfig {
+                    cycle_interval: options
+                        .cycle
+                        .unwrap_or(crate::mqtt::MqttConfig::default().cycle_interval),
+                    ca_file: ca_file.clone(),
+                    ..Default::default()
+                });
             #[cfg(feature = "rest")]
-            let builder = builder.rest(options.rest).rest_options(crate::rest::RestOptions {
-                ca_file,
-                ..Default::default()
-            });
+            let builder = builder
+                .rest(options.rest)
+                .rest_options(crate::rest::RestOptions {
+                    ca_file,
+                    ..Default::default()
+                });
             let unit = builder.build()?;
             #[cfg(feature = "mqtt")]
             if options.mqtt {

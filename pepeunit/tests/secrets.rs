@@ -104,6 +104,9 @@ async fn spy(instance: &Instance) -> Arc<Mutex<Vec<(String, Vec<u8>)>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let mut options = MqttOptions::new("secrets-spy", instance.mqtt_host(), instance.mqtt_port());
     options.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    // The backend's identity: the link refuses `#` to anyone else.
+    let (user, password) = instance.backend_credentials();
+    options.set_credentials(user, password);
     let (client, mut events) = AsyncClient::new(options, 64);
     let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
     let record = seen.clone();
