@@ -61,9 +61,18 @@ async fn wait_log(instance: &Instance, unit: &TestUnit, parts: &[&str], program:
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match instance.next_log(unit, left).await {
-            Some(entry) if parts.iter().all(|p| entry["text"].as_str().unwrap_or_default().contains(p)) => return,
+            Some(entry)
+                if parts
+                    .iter()
+                    .all(|p| entry["text"].as_str().unwrap_or_default().contains(p)) =>
+            {
+                return;
+            }
             Some(_) => continue,
-            None => panic!("no log entry with {parts:?}; unit output:\n{}", program.output()),
+            None => panic!(
+                "no log entry with {parts:?}; unit output:\n{}",
+                program.output()
+            ),
         }
     }
 }
@@ -97,7 +106,13 @@ async fn a_number_in_gives_a_log_line_and_its_double_out() {
         .await
         .unwrap();
     // A payload that is not a number never reaches `on_number`: the library logs why.
-    wait_log(&instance, &unit, &["input/pepeunit", "not a `f64`", "`many`"], &program).await;
+    wait_log(
+        &instance,
+        &unit,
+        &["input/pepeunit", "not a `f64`", "`many`"],
+        &program,
+    )
+    .await;
     let rejected = instance.rejections();
     assert!(rejected.is_empty(), "the backend would drop: {rejected:?}");
 }
