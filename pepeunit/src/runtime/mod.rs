@@ -452,18 +452,23 @@ impl PepeunitClient {
         let mut ticks = tokio::time::interval(runtime.config.cycle_interval);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_state = None;
+        // A (re)connect wakes the cycle too: the first state goes out on the ConnAck, not a tick later.
+        let mut connection = runtime.connected.subscribe();
         loop {
-            tokio::select! {
+            let tick = tokio::select! {
                 biased;
                 _ = stop.wait_for(|stop| *stop) => break,
                 signal = signals.recv() => {
                     self.logger().info(format!("{signal} received: stopping the main cycle"));
                     break;
                 }
-                _ = ticks.tick() => {}
-            }
+                _ = ticks.tick() => true,
+                Ok(()) = connection.changed() => false,
+            };
             runtime.send_state_if_due(self, &mut last_state).await;
-            report(self, output.name(), output.call(self.clone(), ()).await);
+            if tick {
+                report(self, output.name(), output.call(self.clone(), ()).await);
+            }
         }
         self.logger().info("Main cycle stopped");
         runtime.shutdown(self).await;
