@@ -9,6 +9,9 @@
 //! | CONNECT within 15 s | not set | `connection_timeout_ms 15000` |
 //! | token auth, no wildcards for units, 5 topic levels, 30 msg/s | not enforced | not enforced |
 //!
+//! mosquitto runs with `set_tcp_nodelay true`: no Nagle delay on the broker's side of a message (the
+//! latency bench measures the client, not the kernel's coalescing).
+//!
 //! Stopping really closes the listener and every connection, so the same port can be bound again.
 //! rumqttd has no shutdown: its listener and connections run on a runtime owned by a thread of ours
 //! that is shut down, but each start's router thread stays parked (idle) until the process exits.
@@ -112,7 +115,7 @@ fn start_mosquitto(port: u16, work_dir: &Path) -> Result<Broker> {
     let max_packet = MAX_PACKET_SIZE - 3;
     let text = format!(
         "listener {port} 127.0.0.1\nallow_anonymous true\nmax_packet_size {max_packet}\n\
-         retain_available false\npersistence false\nlog_dest none\n"
+         retain_available false\npersistence false\nlog_dest none\nset_tcp_nodelay true\n"
     );
     std::fs::write(&conf, text).map_err(|e| Error::io(&conf, e))?;
     let child = Command::new(&binary)
