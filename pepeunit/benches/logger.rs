@@ -30,16 +30,32 @@ fn main() {
         .filter(|p| !p.is_empty());
     let limit = write_rate(&dir.join("bare.json"));
     println!("limit: one write(2) per line to an O_APPEND file: {limit:.0} appends/s");
+    let mut rows = Vec::new();
     for (max_length, python_appends) in MAX_LENGTHS.into_iter().zip(PYTHON_APPENDS) {
+        let mut ours = 0.0;
         for with_sink in [false, true] {
             let rate = rust_rate(&dir.join("log.json"), max_length, with_sink);
             let sink = if with_sink { " with sink" } else { "" };
             println!("logger append max_length={max_length}{sink}: {rate:.0} appends/s");
+            if !with_sink {
+                ours = rate;
+            }
         }
-        if let Some(python) = &python {
+        let python_rate = python.as_ref().map(|python| {
             let rate = python_rate(python, &dir.join("log_py.json"), max_length, python_appends);
-            println!("python reference append max_length={max_length}: {rate} appends/s");
-        }
+            println!("python reference append max_length={max_length}: {rate:.0} appends/s");
+            rate
+        });
+        rows.push(format!(
+            "| 5. logger appends/s, PU_MAX_LOG_LENGTH {max_length} | {ours:.0} | {} | write(2) per line {limit:.0} | {:.2}x limit{} |",
+            python_rate.map_or("not run".into(), |r| format!("{r:.0}")),
+            ours / limit,
+            python_rate.map_or(String::new(), |r| format!("; {:.0}x Python", ours / r))
+        ));
+    }
+    // The summary rows of scripts/benchmarks' table.
+    for row in rows {
+        println!("{row}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -93,7 +109,7 @@ fn rust_rate(path: &Path, max_length: usize, with_sink: bool) -> f64 {
 
 /// The Python client's rate at steady state: log.json prefilled with `max_length` lines, then `appends`
 /// entries through `pepeunit_client.logger.Logger`. The script prints the rate.
-fn python_rate(python: &str, path: &Path, max_length: usize, appends: u32) -> String {
+fn python_rate(python: &str, path: &Path, max_length: usize, appends: u32) -> f64 {
     let _ = std::fs::remove_file(path);
     let script = r#"
 import json, sys, time
@@ -120,5 +136,8 @@ print(f'{appends / (time.perf_counter() - start):.0f}')
         "python reference failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("python reference printed {text:?}"))
 }

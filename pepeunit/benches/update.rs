@@ -111,12 +111,25 @@ fn run_case(work: &Path, unpacked: u64) -> Result<(), Box<dyn Error>> {
         peak as f64 / 1024.0,
         rss_before as f64 / 1024.0,
     );
-    if let Ok(python) = std::env::var("PEPEUNIT_BENCH_PYTHON") {
-        let (seconds, peak_mib) = python_apply(&python, &archive, &work.join("python-program"))?;
-        println!(
-            "python reference, same program: {seconds:6.3} s, peak RSS {peak_mib:5.1} MiB (whole process)"
-        );
-    }
+    let python = match std::env::var("PEPEUNIT_BENCH_PYTHON") {
+        Ok(python) => {
+            let (seconds, peak_mib) =
+                python_apply(&python, &archive, &work.join("python-program"))?;
+            println!(
+                "python reference, same program: {seconds:6.3} s, peak RSS {peak_mib:5.1} MiB (whole process)"
+            );
+            format!("{seconds:.2} s, peak RSS {peak_mib:.1} MiB")
+        }
+        Err(_) => "not run".into(),
+    };
+    // The summary row of scripts/benchmarks' table.
+    println!(
+        "| 5. update, {:.0} MiB archive ({:.0} MiB unpacked): time, peak RSS | {:.2} s, peak RSS {:.1} MiB | {python} | | |",
+        mib(archive_size),
+        mib(unpacked),
+        elapsed.as_secs_f64(),
+        peak as f64 / 1024.0,
+    );
     fs::remove_file(&archive)?;
     fs::remove_dir_all(&program)?;
     Ok(())

@@ -16,7 +16,7 @@ const STARTS: usize = 5;
 
 struct Idle {
     rss_mib: f64,
-    private_mib: f64,
+    anonymous_mib: f64,
     cpu_percent: f64,
     switches: f64,
     threads: u64,
@@ -27,7 +27,7 @@ fn footprint(before: Option<Sample>, pid: u32) -> Idle {
     let before = before.expect("the idle program was running");
     Idle {
         rss_mib: procfs::rss_mib(pid),
-        private_mib: procfs::private_mib(pid),
+        anonymous_mib: procfs::anonymous_mib(pid),
         cpu_percent: before.cpu_percent(&after),
         switches: before.switches_per_second(&after),
         threads: procfs::status_field(pid, "Threads").unwrap_or(0),
@@ -63,8 +63,8 @@ pub fn idle(bench: &mut Bench, seconds: u64) {
         .collect();
     for (who, idle) in &figures {
         println!(
-            "idle {who:16} over {seconds} s: RSS {:.1} MiB ({:.1} MiB private), CPU {:.3}%, {:.1} voluntary switches/s, {} threads",
-            idle.rss_mib, idle.private_mib, idle.cpu_percent, idle.switches, idle.threads
+            "idle {who:16} over {seconds} s: RSS {:.1} MiB ({:.1} MiB anonymous), CPU {:.3}%, {:.1} voluntary switches/s, {} threads",
+            idle.rss_mib, idle.anonymous_mib, idle.cpu_percent, idle.switches, idle.threads
         );
     }
     for (_, child) in &mut children {
@@ -83,6 +83,9 @@ pub fn idle(bench: &mut Bench, seconds: u64) {
             1usize,
             (|i: &Idle| i.rss_mib) as fn(&Idle) -> f64,
         ),
+        ("anonymous memory (heap, stacks)", "MiB", 1, |i: &Idle| {
+            i.anonymous_mib
+        }),
         ("CPU", "% of a core", 3, |i: &Idle| i.cpu_percent),
         ("voluntary switches", "/s", 1, |i: &Idle| i.switches),
     ];

@@ -119,13 +119,12 @@ pub fn child_named(name: &str) -> Option<u32> {
         })
 }
 
-/// Memory only `pid` holds (private clean + private dirty pages, smaps_rollup), in MiB: RSS without
-/// the shared libraries' and the binary's pages that other processes map too.
-pub fn private_mib(pid: u32) -> f64 {
+/// Anonymous memory of `pid` (heap, stacks: smaps_rollup `Anonymous`), in MiB: what the program
+/// allocated, without the pages of its binary and libraries (file-backed, shareable, dropped first
+/// under memory pressure).
+pub fn anonymous_mib(pid: u32) -> f64 {
     let Ok(rollup) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
         return 0.0;
     };
-    let kib = status_value(&rollup, "Private_Clean").unwrap_or(0)
-        + status_value(&rollup, "Private_Dirty").unwrap_or(0);
-    kib as f64 / 1024.0
+    status_value(&rollup, "Anonymous").unwrap_or(0) as f64 / 1024.0
 }
