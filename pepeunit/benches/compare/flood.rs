@@ -11,9 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use pepeunit::client::PepeunitClient;
-use pepeunit::update::RestartMode;
-
 use crate::procfs::{self, Sample};
 use crate::programs;
 use crate::{Bench, Row, UnitTopics};
@@ -58,7 +55,7 @@ pub fn run(bench: &mut Bench) {
     let bare = receive(bench, &unit.topics, &lines, "rumqttc", |topic| {
         let mut command = Command::new(std::env::current_exe().expect("own path"));
         command.args(["--bare-sub", &bench.port().to_string(), topic]);
-        let child = spawn_receiver(command);
+        let child = programs::spawn(command);
         std::thread::sleep(Duration::from_secs(1)); // let it subscribe
         child
     });
@@ -67,7 +64,7 @@ pub fn run(bench: &mut Bench) {
         command
             .args(["-h", "127.0.0.1", "-p", &bench.port().to_string()])
             .args(["-t", topic, "-q", "0"]);
-        let child = spawn_receiver(command);
+        let child = programs::spawn(command);
         std::thread::sleep(Duration::from_secs(1)); // let it subscribe
         child
     });
@@ -76,7 +73,7 @@ pub fn run(bench: &mut Bench) {
     let ours = receive(bench, &unit.topics, &lines, "pepeunit (Rust)", |_| {
         let mut command = Command::new(std::env::current_exe().expect("own path"));
         command.arg("--flood-unit").arg(&unit.dir);
-        let child = spawn_receiver(command);
+        let child = programs::spawn(command);
         bench.wait_for_state(&unit);
         child
     });
@@ -89,7 +86,7 @@ pub fn run(bench: &mut Bench) {
                 QUIET.as_secs().to_string(),
                 GIVE_UP.as_secs().to_string(),
             ]);
-            let child = spawn_receiver(command);
+            let child = programs::spawn(command);
             bench.wait_for_state(&unit);
             child
         })
@@ -121,15 +118,6 @@ pub fn run(bench: &mut Bench) {
         limit: format!("rumqttc {}; mosquitto_sub {}", bare.cpu, sub.cpu),
         ratio: String::new(),
     });
-}
-
-fn spawn_receiver(mut command: Command) -> Child {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"))
 }
 
 /// Messages seen so far by a line-counting reader, and when (ns since `base`).
@@ -280,23 +268,9 @@ pub fn ours_receiver(unit_dir: &Path) {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let client = PepeunitClient::builder(
-            unit_dir.join("env.json"),
-            unit_dir.join("schema.json"),
-            unit_dir.join("log.json"),
-        )
-        .mqtt(true)
-        .restart_mode(RestartMode::None)
-        .build()
-        .expect("client");
         let progress = Arc::new(Progress::new());
         let seen = progress.clone();
-        client
-            .set_input_message_handler(move |_, _| {
-                seen.seen();
-                async {}
-            })
-            .expect("handler");
+        let client = programs::counting_client(unit_dir, move || seen.seen());
         let cycle = {
             let client = client.clone();
             tokio::spawn(async move { client.run_main_cycle(|_| async {}).await })

@@ -4,6 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pepeunit::client::PepeunitClient;
+use pepeunit::update::RestartMode;
+
 /// The reference client's side of every measurement (`unit.py`), written next to the units.
 const PYTHON_UNIT: &str = include_str!("unit.py");
 
@@ -55,12 +58,12 @@ impl Program {
     }
 }
 
-/// Spawns `command` with stdin and stderr closed and stdout piped.
+/// Spawns `command` with stdin closed, stdout piped and stderr shown.
 pub fn spawn(mut command: Command) -> Child {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"))
 }
@@ -78,4 +81,25 @@ pub fn stop(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Our client (imperative API) on the unit files in `dir`, calling `on_input` for every input
+/// message; the caller runs its main cycle.
+pub fn counting_client(dir: &Path, on_input: impl Fn() + Send + Sync + 'static) -> PepeunitClient {
+    let client = PepeunitClient::builder(
+        dir.join("env.json"),
+        dir.join("schema.json"),
+        dir.join("log.json"),
+    )
+    .mqtt(true)
+    .restart_mode(RestartMode::None)
+    .build()
+    .unwrap_or_else(|e| panic!("client on {}: {e}", dir.display()));
+    client
+        .set_input_message_handler(move |_, _| {
+            on_input();
+            async {}
+        })
+        .expect("input handler");
+    client
 }

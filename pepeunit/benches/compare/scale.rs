@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use pepeunit::client::PepeunitClient;
-use pepeunit::update::RestartMode;
 
 use crate::probe::Publisher;
 use crate::procfs::{self, Sample};
+use crate::programs;
 use crate::{Bench, BenchUnit, Row};
 
 /// Seconds of one-message-per-second input per N.
@@ -123,23 +123,10 @@ pub fn child(root: &Path, n: usize) {
     let clients: Vec<PepeunitClient> = (0..n)
         .map(|i| {
             let dir: PathBuf = root.join(format!("u{i:04}"));
-            let client = PepeunitClient::builder(
-                dir.join("env.json"),
-                dir.join("schema.json"),
-                dir.join("log.json"),
-            )
-            .mqtt(true)
-            .restart_mode(RestartMode::None)
-            .build()
-            .unwrap_or_else(|e| panic!("client {i}: {e}"));
             let received = received.clone();
-            client
-                .set_input_message_handler(move |_, _| {
-                    received.fetch_add(1, Ordering::Relaxed);
-                    async {}
-                })
-                .expect("handler");
-            client
+            programs::counting_client(&dir, move || {
+                received.fetch_add(1, Ordering::Relaxed);
+            })
         })
         .collect();
     let cycles: Vec<_> = clients
