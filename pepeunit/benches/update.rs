@@ -3,11 +3,17 @@
 //!
 //! `cargo bench -p pepeunit --bench update` prints one line per case. Peak memory is the process's
 //! resident high-water mark (`VmHWM`), reset just before the apply through `/proc/self/clear_refs`.
+//! With `PEPEUNIT_BENCH_PYTHON` set to a Python that has `pepeunit-client`, the reference client
+//! applies the same program too (what its `update_device_program` does: `FileManager.extract_tar_gz`
+//! into a temp dir, then `copy_directory_contents`), in a fresh process whose peak RSS is its
+//! `ru_maxrss`. It only reads zlib streams with a 512-byte window (`wbits=9`, the backend's), so it
+//! gets the same tar recompressed that way first, outside the timing.
 
 use std::error::Error;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
 use flate2::Compression;
@@ -105,9 +111,80 @@ fn run_case(work: &Path, unpacked: u64) -> Result<(), Box<dyn Error>> {
         peak as f64 / 1024.0,
         rss_before as f64 / 1024.0,
     );
+    let python = match std::env::var("PEPEUNIT_BENCH_PYTHON") {
+        Ok(python) => {
+            let (seconds, peak_mib) =
+                python_apply(&python, &archive, &work.join("python-program"))?;
+            println!(
+                "python reference, same program: {seconds:6.3} s, peak RSS {peak_mib:5.1} MiB (whole process)"
+            );
+            format!("{seconds:.2} s, peak RSS {peak_mib:.1} MiB")
+        }
+        Err(_) => "not run".into(),
+    };
+    // The summary row of scripts/benchmarks' table.
+    println!(
+        "| 5. update, {:.0} MiB archive ({:.0} MiB unpacked): time, peak RSS | {:.2} s, peak RSS {:.1} MiB | {python} | | |",
+        mib(archive_size),
+        mib(unpacked),
+        elapsed.as_secs_f64(),
+        peak as f64 / 1024.0,
+    );
     fs::remove_file(&archive)?;
     fs::remove_dir_all(&program)?;
     Ok(())
+}
+
+/// Runs the Python client's update steps on `archive` (recompressed with `wbits=9` first) into
+/// `program`; returns seconds and the process's peak RSS in MiB.
+fn python_apply(
+    python: &str,
+    archive: &Path,
+    program: &Path,
+) -> Result<(f64, f64), Box<dyn Error>> {
+    const RECOMPRESS: &str = "import sys, zlib\n\
+        data = zlib.decompress(open(sys.argv[1], 'rb').read())\n\
+        c = zlib.compressobj(6, zlib.DEFLATED, 9)\n\
+        open(sys.argv[2], 'wb').write(c.compress(data) + c.flush())\n";
+    const APPLY: &str = "import os, resource, sys, tempfile, time\n\
+        from pepeunit_client.file_manager import FileManager\n\
+        archive, program = sys.argv[1], sys.argv[2]\n\
+        start = time.perf_counter()\n\
+        with tempfile.TemporaryDirectory(dir=os.path.dirname(archive)) as extracted:\n\
+        \x20   FileManager.extract_tar_gz(archive, extracted)\n\
+        \x20   FileManager.copy_directory_contents(extracted, program)\n\
+        elapsed = time.perf_counter() - start\n\
+        print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n";
+    let archive9 = archive.with_extension("wbits9");
+    let status = Command::new(python)
+        .args(["-c", RECOMPRESS])
+        .arg(archive)
+        .arg(&archive9)
+        .status()?;
+    if !status.success() {
+        return Err("recompressing for the python reference failed".into());
+    }
+    fs::create_dir_all(program)?;
+    let output = Command::new(python)
+        .args(["-c", APPLY])
+        .arg(&archive9)
+        .arg(program)
+        .output()?;
+    fs::remove_file(&archive9)?;
+    fs::remove_dir_all(program)?;
+    if !output.status.success() {
+        return Err(format!(
+            "python reference failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    let text = String::from_utf8(output.stdout)?;
+    let mut fields = text.split_whitespace().map(str::parse::<f64>);
+    match (fields.next(), fields.next()) {
+        (Some(Ok(seconds)), Some(Ok(peak))) => Ok((seconds, peak)),
+        _ => Err(format!("python reference printed {text:?}").into()),
+    }
 }
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -136,7 +136,11 @@ impl MqttTransport for RumqttcTransport {
                 set_tls(&mut mqtt, options.ca_file.as_deref())?;
             }
             // Room for the resubscribe and the whole offline queue, sent at once on ConnAck.
-            let (client, eventloop) = AsyncClient::new(mqtt, self.offline_queue + 64);
+            let (client, mut eventloop) = AsyncClient::new(mqtt, self.offline_queue + 64);
+            // rumqttc leaves Nagle on: a small publish could wait for the broker's delayed ACK.
+            let mut network = eventloop.network_options();
+            network.set_tcp_nodelay(true);
+            eventloop.set_network_options(network);
             {
                 let mut link = self.link();
                 link.client = Some(client);

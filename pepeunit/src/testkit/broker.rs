@@ -12,6 +12,9 @@
 //! | max 32 in flight | not enforced (units publish at QoS 0: nothing is in flight) | `max_inflight_count 32` |
 //! | 30 messages/s per connection | not enforced | not enforced |
 //!
+//! mosquitto runs with `set_tcp_nodelay true`: no Nagle delay on the broker's side of a message (the
+//! latency bench measures the client, not the kernel's coalescing).
+//!
 //! The instance's own client connects to the internal port directly: it may do everything.
 //! Stopping really closes the listener and every connection, so the same port can be bound again.
 //! rumqttd has no shutdown: its listener and connections run on a runtime owned by a thread of ours
@@ -146,7 +149,7 @@ fn start_mosquitto(port: u16, work_dir: &Path) -> Result<Process> {
     let max_packet = MAX_PACKET_SIZE - 3;
     let text = format!(
         "listener {port} 127.0.0.1\nallow_anonymous true\nmax_packet_size {max_packet}\n\
-         retain_available false\npersistence false\nlog_dest none\n"
+         retain_available false\npersistence false\nlog_dest none\nset_tcp_nodelay true\n"
     );
     std::fs::write(&conf, text).map_err(|e| Error::io(&conf, e))?;
     let child = Command::new(&binary)
