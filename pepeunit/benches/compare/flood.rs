@@ -55,7 +55,13 @@ pub fn run(bench: &mut Bench) {
     let bare = receive(bench, &unit.topics, &lines, "rumqttc", |topic| {
         let mut command = Command::new(std::env::current_exe().expect("own path"));
         let (user, password) = crate::login();
-        command.args(["--bare-sub", &bench.port().to_string(), topic, &user, &password]);
+        command.args([
+            "--bare-sub",
+            &bench.port().to_string(),
+            topic,
+            &user,
+            &password,
+        ]);
         let child = programs::spawn(command);
         std::thread::sleep(Duration::from_secs(1)); // let it subscribe
         child

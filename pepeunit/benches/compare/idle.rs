@@ -127,7 +127,7 @@ pub fn startup(bench: &mut Bench) {
             let mut command = Command::new("mosquitto_pub");
             command
                 .args(["-h", "127.0.0.1", "-p", &bench.port().to_string()])
-        .args(["-u", &crate::login().0, "-P", &crate::login().1])
+                .args(["-u", &crate::login().0, "-P", &crate::login().1])
                 .args(["-t", &limit_topic, "-m", "up", "-q", "0"]);
             command
         }));
