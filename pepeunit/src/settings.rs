@@ -378,6 +378,7 @@ pub(crate) fn kind(value: &Value) -> &'static str {
 /// `value` as a `T`, else its string read as a number/bool, else its number/bool read as text.
 /// Reads `text` (trimmed) as a number or bool `T` by the rules of [`Env::get`]: a JSON number, bool or
 /// numeric string. Message payloads use the same rules as env values.
+#[cfg(feature = "mqtt")]
 pub(crate) fn read_text_as<T: DeserializeOwned>(text: &str) -> Option<T> {
     read_as(&serde_json::from_str::<Value>(text.trim()).ok()?)
 }

@@ -213,6 +213,7 @@ fn receive(
     let before: Vec<Option<Sample>> = pids.iter().map(|&p| Sample::take(p)).collect();
     let mut publisher = Command::new("mosquitto_pub")
         .args(["-h", "127.0.0.1", "-p", &bench.port().to_string()])
+        .args(["-u", &crate::login().0, "-P", &crate::login().1])
         .args(["-t", &topics.input, "-q", "0", "-l"])
         .stdin(std::fs::File::open(lines).expect("flood file"))
         .stdout(Stdio::null())
