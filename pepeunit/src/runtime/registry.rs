@@ -1,8 +1,8 @@
 //! The tables `#[pepeunit::input]` and `#[pepeunit::output]` register functions into (linkme
-//! distributed slices, one set per binary), and the two handlers `#[pepeunit::main]` builds from them.
+//! distributed slices, one set per binary), and what `#[pepeunit::main]` builds from them: one input
+//! handler dispatching by topic name, and the `Outputs` of the main cycle.
 //!
-//! The runtime has one input handler and one output function; these dispatch to every registered
-//! function, sorted by name (link order is not stable), each call guarded on its own.
+//! Both are sorted by name (link order is not stable); each call is guarded on its own.
 
 use std::sync::Arc;
 
