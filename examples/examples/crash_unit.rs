@@ -15,6 +15,9 @@
 //!   period `CRASH_UNIT_GRACE_MS`. The new binary is started with the same arguments; NEW_BINARY is
 //!   gone by then, so it runs as `run`. With `CRASH_UNIT_EXIT=VERSION`, that version exits (code 3)
 //!   right after its start instead.
+//!
+//! With `CRASH_UNIT_STALL=VERSION:MS`, that version sleeps MS milliseconds before it starts (before it
+//! reaches the library): a slow or hung start.
 
 use std::fs;
 use std::io::Write;
@@ -35,6 +38,12 @@ fn main() -> pepeunit::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let arg = |i: usize| PathBuf::from(args.get(i).map_or("", String::as_str));
     let (mode, dir) = (args.get(1).map_or("", String::as_str), arg(2));
+    if let Some(ms) = std::env::var("CRASH_UNIT_STALL")
+        .ok()
+        .and_then(|v| v.strip_prefix(&format!("{VERSION}:"))?.parse().ok())
+    {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
     let client = PepeunitClient::builder(
         dir.join("env.json"),
         dir.join("schema.json"),

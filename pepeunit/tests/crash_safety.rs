@@ -4,7 +4,8 @@
 //! the new version, parsed and compared byte for byte, never torn, missing or mixed — and the next
 //! start must run. For the compiled update: after a kill in the grace period and the next start,
 //! exactly one copy of the program runs (old or new, with its own env.json); a confirmed update
-//! leaves no zombie; a stop by a signal rolls the files back but starts nothing.
+//! leaves no zombie; a stop by a signal rolls the files back but starts nothing; a start that loaded
+//! the new binary just before a rollback runs the restored one.
 //!
 //! Every loop is bounded in kills and in time; each scenario prints its kill count and what it saw
 //! (`cargo test --test crash_safety -- --nocapture`). `CRASH_SEED=n` replays a run's delays.
@@ -523,6 +524,29 @@ fn a_new_binary_that_exits_on_its_own_is_restarted_and_a_later_start_replaces_th
     );
     let log = fs::read_to_string(unit.file("log.json")).unwrap();
     assert!(log.contains("Stopping the copy"), "{log}");
+    stop(next);
+}
+
+#[test]
+fn a_start_that_loaded_the_new_binary_before_the_rollback_runs_the_restored_one() {
+    let (v1, _) = binaries();
+    let (unit, update) = compiled("crash-race");
+    // v2 hangs before it reaches our code: killed there, that is a failed start, so the watchdog
+    // rolls back and starts v1 itself.
+    let child = spawn_update(&unit, &update, "10000", &[("CRASH_UNIT_STALL", "v2:60000")]);
+    wait_until("the update marker", || {
+        unit.marker("update-pending").exists()
+    });
+    // The supervisor's start loads v2 (still on disk) and reaches our code only after that copy did.
+    let next = unit.spawn("run", &[], &[("CRASH_UNIT_STALL", "v2:2000")]);
+    stop(child);
+    assert_eq!(unit.wait_started(next.id()), "v1");
+    let pid = next.id() as i32;
+    assert_eq!(support::processes_under(unit.dir.path()), [pid]);
+    assert_eq!(&fs::read(format!("/proc/{pid}/exe")).unwrap(), v1);
+    let log = fs::read_to_string(unit.file("log.json")).unwrap();
+    assert!(log.contains("Stopping the copy"), "{log}");
+    assert!(log.contains("Restarting the restored executable"), "{log}");
     stop(next);
 }
 

@@ -31,11 +31,11 @@
 //!    marker is removed (the backup stays, for a manual rollback, until the next update) and the
 //!    watchdog exits.
 //! 5. At every start, [`check_at_start`] (run by `ClientBuilder::build`) logs and removes a
-//!    `.update-failed` marker (and execs the binary on disk if the one running is not it: a start that
-//!    raced the watchdog's rollback). A `.update-pending` marker whose process is gone or whose
-//!    deadline has passed is an update nobody confirmed: it waits (up to 2 s) for a live watchdog to
-//!    finish its rollback; if the watchdog is gone (killed with the unit, power lost), it restores the
-//!    backup itself and execs it. A marker of another live process before its deadline means the
+//!    `.update-failed` marker, or stops the copy of the old binary the watchdog started; after either
+//!    it execs the binary on disk if the one running is not it (a start that raced the rollback).
+//!    A `.update-pending` marker whose process is gone or whose deadline has passed is an update
+//!    nobody confirmed: it waits (up to 2 s) for a live watchdog to finish its rollback; if the
+//!    watchdog is gone (killed with the unit, power lost), it restores the backup itself and execs it. A marker of another live process before its deadline means the
 //!    watchdog is at work: nothing to do.
 //!
 //! So a new binary that does not stay up for the grace period is rolled back; a stop during the grace
@@ -172,14 +172,21 @@ pub fn check_at_start(logger: &Logger) -> Result<()> {
         wait_for_watchdog(&exe, marker.watchdog);
         found = inspect(&exe, unix_now(), me, process_alive)?;
     }
+    // A copy the watchdog started means a rollback happened, perhaps after this process loaded the
+    // binary it then replaced (its copy can reach this point first and take the failed marker).
+    let mut rolled_back = false;
     if !matches!(found, Found::RolledBack(_))
         && let Some(marker) = read_marker(&untracked_path(&exe))?
         && marker.watchdog != me
     {
         remove(&untracked_path(&exe))?;
         stop_untracked_copy(&exe, marker.watchdog, logger);
+        rolled_back = true;
     }
     match found {
+        Found::Nothing | Found::OnProbation if rolled_back => {
+            run_restored_if_replaced(&exe, logger)
+        }
         Found::Nothing | Found::OnProbation => Ok(()),
         Found::OnProbationHere(marker) => {
             on_probation_here(&exe, marker.watchdog);
@@ -200,13 +207,7 @@ pub fn check_at_start(logger: &Logger) -> Result<()> {
             }
             remove(&failed_path(&exe))?;
             stop_untracked_copy(&exe, marker.watchdog, logger);
-            if running_image_replaced(&exe) {
-                // This start raced the rollback: run the restored binary, not the one loaded.
-                logger.info("Restarting the restored executable");
-                let _ = logger.flush();
-                return update::restart_process(RestartMode::ExecInPlace);
-            }
-            Ok(())
+            run_restored_if_replaced(&exe, logger)
         }
         Found::Unconfirmed(marker) => {
             let pending = pending_path(&exe);
@@ -337,6 +338,17 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// After a rollback: if this start raced it (loaded the new binary before the watchdog put the old one
+/// back), execs the restored binary instead of running the one loaded.
+fn run_restored_if_replaced(exe: &Path, logger: &Logger) -> Result<()> {
+    if !running_image_replaced(exe) {
+        return Ok(());
+    }
+    logger.info("Restarting the restored executable");
+    let _ = logger.flush();
+    update::restart_process(RestartMode::ExecInPlace)
 }
 
 /// Whether the binary this process runs is no longer the file at `exe` (Linux; elsewhere `false`).
