@@ -52,6 +52,7 @@ const FEATURES: Features = Features {
 ///                                        | restart = "exec" | "spawn" | "reload" | "none"
 ///                                        | cycle = DURATION                        e.g. "100ms"
 ///                                        | env = "PATH" | schema = "PATH" | log = "PATH"
+///                                        | ca_file = "PATH" | mqtt_tls = "auto" | "on" | "off"
 /// async fn NAME(PAT: PepeunitClient) -> pepeunit::Result<()> { SETUP }
 /// ```
 ///
@@ -62,8 +63,7 @@ const FEATURES: Features = Features {
 /// [`macro@output`] functions run in the main cycle. It runs `SETUP` with a clone of the client,
 /// then (with `mqtt`) the main cycle until SIGINT, SIGTERM or `stop_main_cycle()`. Without
 /// `mqtt` it returns after `SETUP`. Any error (a missing file, a failed setup) is printed to stderr
-/// and the process exits with code 1. The environment variable `PEPEUNIT_CA_FILE` names a PEM
-/// file of CA certificates trusted for `mqtts` and `https` beside the system's roots.
+/// and the process exits with code 1.
 ///
 /// Options, each with one default:
 /// - `restart` — what happens after an update is installed: `"exec"` (default: the new program
@@ -74,9 +74,13 @@ const FEATURES: Features = Features {
 /// - `env`, `schema`, `log` — the unit's files; default `env.json`, `schema.json`, `log.json` in the
 ///   current directory. The environment variables `PEPEUNIT_ENV`, `PEPEUNIT_SCHEMA`,
 ///   `PEPEUNIT_LOG` override them.
+/// - `ca_file` — a PEM file of CA certificates trusted for `mqtts` and `https` beside the system's
+///   roots (a private instance's CA); default none. `PEPEUNIT_CA_FILE` overrides it.
+/// - `mqtt_tls` — TLS for the MQTT connection: `"auto"` (default: TLS when `PU_MQTT_PORT` is 8883),
+///   `"on"` (a TLS broker on another port), `"off"`. Needs `mqtt`. `PEPEUNIT_MQTT_TLS` overrides it.
 ///
 /// Compile errors: an unknown or repeated flag or option; a flag whose `pepeunit` feature is off; a
-/// malformed value; `restart` without `rest`; `cycle` without `mqtt`; a signature other than the
+/// malformed value; `restart` without `rest`; `cycle` or `mqtt_tls` without `mqtt`; a signature other than the
 /// one above; and, when the crate has a `schema_example.json`, an `update`, `env_update` or
 /// `schema_update` command in its `input_base_topic` while the `rest` flag (which runs them) is
 /// missing.
@@ -95,7 +99,8 @@ const FEATURES: Features = Features {
 /// fn main() {
 ///     async fn __pepeunit_setup(unit: PepeunitClient) -> pepeunit::Result<()> { SETUP }
 ///     let options = RunOptions { mqtt: MQTT, rest: REST, restart: Some(RestartMode::ReloadOnly),
-///         cycle: None, env: unit_file("PEPEUNIT_ENV", "env.json"), schema: …, log: … };
+///         cycle: None, env: unit_file("PEPEUNIT_ENV", "env.json"), schema: …, log: …,
+///         ca_file: ca_file("PEPEUNIT_CA_FILE", None), mqtt_tls: None };
 ///     if let Err(error) = ::pepeunit::__private::run(options, |unit| __pepeunit_setup(unit)) {
 ///         eprintln!("error: {error}");
 ///         std::process::exit(1);

@@ -31,7 +31,8 @@ const RESTART_MODES: [(&str, &str); 4] = [
 ];
 
 /// What the attribute says. Each option has one default: no `restart` is `"exec"`, no `cycle`
-/// is `"100ms"`, the files are `env.json`, `schema.json` and `log.json` in the current directory.
+/// is `"100ms"`, the files are `env.json`, `schema.json` and `log.json` in the current directory, no
+/// `ca_file` trusts the system's roots only, no `mqtt_tls` is `"auto"`.
 #[derive(Default)]
 pub(crate) struct MainConfig {
     mqtt: Option<Ident>,
@@ -42,6 +43,9 @@ pub(crate) struct MainConfig {
     env: Option<LitStr>,
     schema: Option<LitStr>,
     log: Option<LitStr>,
+    ca_file: Option<LitStr>,
+    /// `MqttConfig::tls`: `None` for `"auto"`.
+    mqtt_tls: Option<(LitStr, Option<bool>)>,
     /// The arguments could not all be read: `#[input]`/`#[output]` must then not report a missing
     /// `mqtt` flag that may only be misspelt.
     unreadable: bool,
@@ -84,7 +88,7 @@ impl MainConfig {
                 self.unreadable = true;
                 errors.at(
                     &flag,
-                    format!("unknown flag `{flag}`: expected `mqtt`, `rest` or an option (`restart`, `cycle`, `env`, `schema`, `log`)"),
+                    format!("unknown flag `{flag}`: expected `mqtt`, `rest` or an option (`restart`, `cycle`, `env`, `schema`, `log`, `ca_file`, `mqtt_tls`)"),
                 );
                 return;
             }
@@ -102,10 +106,12 @@ impl MainConfig {
             "env" => "\"env.json\"",
             "schema" => "\"schema.json\"",
             "log" => "\"log.json\"",
+            "ca_file" => "\"ca.pem\"",
+            "mqtt_tls" => "\"auto\" | \"on\" | \"off\"",
             _ => {
                 errors.at(
                     &key,
-                    format!("unknown option `{key}`: expected `restart`, `cycle`, `env`, `schema` or `log`"),
+                    format!("unknown option `{key}`: expected `restart`, `cycle`, `env`, `schema`, `log`, `ca_file` or `mqtt_tls`"),
                 );
                 return;
             }
@@ -134,7 +140,23 @@ impl MainConfig {
             },
             "env" => self.env.replace(text).is_some(),
             "schema" => self.schema.replace(text).is_some(),
-            _ => self.log.replace(text).is_some(),
+            "log" => self.log.replace(text).is_some(),
+            "ca_file" => self.ca_file.replace(text).is_some(),
+            _ => {
+                let tls = match text.value().as_str() {
+                    "auto" => None,
+                    "on" => Some(true),
+                    "off" => Some(false),
+                    other => {
+                        errors.at(
+                            &text,
+                            format!("unknown `mqtt_tls` value `{other}`: expected {form}"),
+                        );
+                        return;
+                    }
+                };
+                self.mqtt_tls.replace((text, tls)).is_some()
+            }
         };
         if given_twice {
             errors.at(&key, format!("`{key}` is given twice"));
@@ -142,7 +164,7 @@ impl MainConfig {
     }
 
     /// The library's features, and the combinations that cannot work: `restart` without `rest`
-    /// (updates come over REST), `cycle` without `mqtt`, REST commands in schema_example.json
+    /// (updates come over REST), `cycle` or `mqtt_tls` without `mqtt`, REST commands in schema_example.json
     /// without `rest`.
     fn check(
         &self,
@@ -180,6 +202,12 @@ impl MainConfig {
             errors.at(
                 text,
                 "`cycle` is the tick of the MQTT main cycle: add the `mqtt` flag",
+            );
+        }
+        if let (Some((text, _)), None) = (&self.mqtt_tls, &self.mqtt) {
+            errors.at(
+                text,
+                "`mqtt_tls` sets TLS for the MQTT connection: add the `mqtt` flag",
             );
         }
         if let (Some(schema), None) = (schema, &self.rest) {
@@ -244,9 +272,22 @@ impl MainConfig {
         let env = file(&self.env, "PEPEUNIT_ENV", "env.json");
         let schema = file(&self.schema, "PEPEUNIT_SCHEMA", "schema.json");
         let log = file(&self.log, "PEPEUNIT_LOG", "log.json");
+        let ca_file = {
+            let ca_file = Item::CaFile.path();
+            match &self.ca_file {
+                Some(path) => {
+                    quote!(#ca_file("PEPEUNIT_CA_FILE", ::core::option::Option::Some(#path)))
+                }
+                None => quote!(#ca_file("PEPEUNIT_CA_FILE", ::core::option::Option::None)),
+            }
+        };
+        let mqtt_tls = match &self.mqtt_tls {
+            Some((_, Some(on))) => quote!(::core::option::Option::Some(#on)),
+            _ => quote!(::core::option::Option::None),
+        };
         let options = Item::RunOptions.path();
         quote! {
-            #options { mqtt: #mqtt, rest: #rest, restart: #restart, cycle: #cycle, env: #env, schema: #schema, log: #log }
+            #options { mqtt: #mqtt, rest: #rest, restart: #restart, cycle: #cycle, env: #env, schema: #schema, log: #log, ca_file: #ca_file, mqtt_tls: #mqtt_tls }
         }
     }
 

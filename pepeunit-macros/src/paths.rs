@@ -34,6 +34,8 @@ pub(crate) enum Item {
     Run,
     /// `unit_file(var, default)`: a unit file's path, the environment variable first.
     UnitFile,
+    /// `ca_file(var, given)`: the CA file to trust, the environment variable first.
+    CaFile,
     /// The linkme crate, for the registration tables.
     Linkme,
     /// `INPUTS`, the table of `#[input]` functions.
@@ -68,6 +70,7 @@ impl Item {
             Item::RunOptions => "RunOptions",
             Item::Run => "run",
             Item::UnitFile => "unit_file",
+            Item::CaFile => "ca_file",
             Item::Linkme => "linkme",
             Item::Inputs => "INPUTS",
             Item::InputEntry => "InputEntry",

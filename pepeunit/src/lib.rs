@@ -85,6 +85,14 @@ pub mod __private {
         std::env::var_os(var).map_or_else(|| default.into(), Into::into)
     }
 
+    /// The CA file to trust beside the system's roots: the environment variable `var` when set, else
+    /// `given` (`ca_file = …` of `main`), else none.
+    pub fn ca_file(var: &str, given: Option<&str>) -> Option<std::path::PathBuf> {
+        std::env::var_os(var)
+            .map(Into::into)
+            .or_else(|| given.map(Into::into))
+    }
+
     /// What `#[pepeunit::main(…)]` says, with the defaults already applied by the macro.
     pub struct RunOptions {
         /// The `mqtt` flag.
@@ -101,10 +109,30 @@ pub mod __private {
         pub schema: std::path::PathBuf,
         /// log.json.
         pub log: std::path::PathBuf,
+        /// `ca_file = …`: a PEM file of CA certificates trusted for `mqtts` and `https`.
+        pub ca_file: Option<std::path::PathBuf>,
+        /// `mqtt_tls = "on" | "off"`; `None` (`"auto"`): TLS on port 8883.
+        pub mqtt_tls: Option<bool>,
     }
 
-    /// What `#[pepeunit::main]` runs: builds the client as `options` say (trusting the CA file named by
-    /// `PEPEUNIT_CA_FILE`, if set, beside the system's roots), sets the input handler of the
+    /// `PEPEUNIT_MQTT_TLS` (`auto`, `on` or `off`) when set, else `given` (`mqtt_tls` of `main`).
+    #[cfg(feature = "mqtt")]
+    fn mqtt_tls(given: Option<bool>) -> crate::Result<Option<bool>> {
+        let Some(value) = std::env::var_os("PEPEUNIT_MQTT_TLS") else {
+            return Ok(given);
+        };
+        match value.to_str() {
+            Some("auto") => Ok(None),
+            Some("on") => Ok(Some(true)),
+            Some("off") => Ok(Some(false)),
+            _ => Err(crate::Error::Mqtt(format!(
+                "PEPEUNIT_MQTT_TLS is {value:?}: expected auto, on or off"
+            ))),
+        }
+    }
+
+    /// What `#[pepeunit::main]` runs: builds the client as `options` say (trusting `ca_file`, if
+    /// any, beside the system's roots), sets the input handler of the
     /// registered inputs, runs `setup`, then (with `mqtt`) the main cycle with the registered
     /// outputs, on a current-thread tokio runtime.
     #[cfg(any(feature = "mqtt", feature = "rest"))]
@@ -125,7 +153,7 @@ pub mod __private {
                 builder = builder.restart_mode(mode);
             }
             // A private instance's CA, trusted for mqtts and https beside the system's roots.
-            let ca_file = std::env::var_os("PEPEUNIT_CA_FILE").map(std::path::PathBuf::from);
+            let ca_file = options.ca_file;
             #[cfg(feature = "mqtt")]
             let builder = builder
                 .mqtt(options.mqtt)
@@ -134,6 +162,7 @@ pub mod __private {
                         .cycle
                         .unwrap_or(crate::mqtt::MqttConfig::default().cycle_interval),
                     ca_file: ca_file.clone(),
+                    tls: mqtt_tls(options.mqtt_tls)?,
                     ..Default::default()
                 });
             #[cfg(feature = "rest")]

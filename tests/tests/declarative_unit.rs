@@ -66,7 +66,11 @@ async fn a_declarative_unit_converts_inputs_publishes_on_schedule_and_reloads() 
         )
         .await
         .unwrap();
-    let mut process = Unit::start(Path::new(env!("CARGO_BIN_EXE_declarative_unit")), &dir.0);
+    let mut process = Unit::start(
+        Path::new(env!("CARGO_BIN_EXE_declarative_unit")),
+        &dir.0,
+        &[],
+    );
     assert!(
         instance.wait_for_state(&unit, WAIT).await.is_some(),
         "no state: {}",

@@ -18,7 +18,7 @@ async fn macro_unit_handles_input_publishes_output_and_stops_on_sigterm() {
         .create_unit(UnitSpec::new("macro", &dir.0))
         .await
         .unwrap();
-    let mut process = Unit::start(Path::new(env!("CARGO_BIN_EXE_macro_unit")), &dir.0);
+    let mut process = Unit::start(Path::new(env!("CARGO_BIN_EXE_macro_unit")), &dir.0, &[]);
 
     // The first state comes after the subscriptions, on the same connection.
     let state = instance.wait_for_state(&unit, WAIT).await;
@@ -40,7 +40,7 @@ async fn macro_unit_handles_input_publishes_output_and_stops_on_sigterm() {
 #[test]
 fn macro_unit_without_its_files_exits_with_an_error() {
     let dir = Dir::new("macro-unit-empty");
-    let mut process = Unit::start(Path::new(env!("CARGO_BIN_EXE_macro_unit")), &dir.0);
+    let mut process = Unit::start(Path::new(env!("CARGO_BIN_EXE_macro_unit")), &dir.0, &[]);
     assert_eq!(process.wait().code(), Some(1));
     let output = output(&dir.0);
     assert!(output.starts_with("error: "), "{output}");

@@ -2,6 +2,7 @@
 //! drop), its output, waiting for a log entry, and stopping it with SIGTERM.
 #![allow(dead_code)] // each test binary uses its own part
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -33,11 +34,13 @@ impl Drop for Dir {
 pub struct Unit(pub Child);
 
 impl Unit {
-    /// Starts `binary` in `dir`, its stdout and stderr into `dir/output.txt`.
-    pub fn start(binary: &Path, dir: &Path) -> Unit {
+    /// Starts `binary` in `dir` with the environment variables `envs` added, its stdout and stderr
+    /// into `dir/output.txt`.
+    pub fn start(binary: &Path, dir: &Path, envs: &[(&str, &OsStr)]) -> Unit {
         let output = std::fs::File::create(dir.join("output.txt")).unwrap();
         let child = Command::new(binary)
             .current_dir(dir)
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(output.try_clone().unwrap())
             .stderr(output)

@@ -10,7 +10,7 @@ fn value() -> i64 {
     1
 }
 
-#[pepeunit::main(mqtt = true, rest, restart = "reboot", cycle = "fast", env = 1, restrt = "exec", log = "a.json", log = "b.json")]
+#[pepeunit::main(mqtt = true, rest, restart = "reboot", cycle = "fast", env = 1, restrt = "exec", log = "a.json", log = "b.json", ca_file = 7, mqtt_tls = "yes")]
 async fn main(_unit: PepeunitClient) -> pepeunit::Result<()> {
     Ok(())
 }

@@ -75,7 +75,7 @@ async fn periodic(unit: PepeunitClient) -> pepeunit::Result<()> {
     Ok(())
 }
 
-#[pepeunit::main(mqtt, rest, restart = "reload", cycle = "50ms", env = "unit/env.json", schema = "unit/schema.json", log = "unit/log.json")]
+#[pepeunit::main(mqtt, rest, restart = "reload", cycle = "50ms", env = "unit/env.json", schema = "unit/schema.json", log = "unit/log.json", ca_file = "unit/ca.pem", mqtt_tls = "on")]
 async fn unit(_unit: PepeunitClient) -> pepeunit::Result<()> {
     Ok(())
 }
