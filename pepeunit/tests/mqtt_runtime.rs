@@ -505,6 +505,35 @@ async fn rest_commands_without_a_rest_layer_name_the_missing_feature() {
     stop(&client, cycle).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_command_is_logged_once_and_the_next_one_runs() {
+    let instance = start(BrokerKind::Mosquitto, 60).await;
+    let dir = TempDir::new("mq-failed-command");
+    let unit = instance
+        .create_unit(UnitSpec::new("failed-command", dir.path()))
+        .await
+        .unwrap();
+    let client = builder(&unit).rest(true).build().unwrap();
+    let cycle = run(&client);
+    ready(&instance, &unit).await;
+    instance.fail_next("/units/env/", 403, r#"{"detail": "403: Forbidden"}"#);
+    instance
+        .send_command(&unit, Command::EnvUpdate)
+        .await
+        .unwrap();
+    wait_log(&unit, &["Error", "Env update failed", "403"], 1).await;
+    // Commands run in turn: once the next one is done, every line of the failed one is written.
+    instance
+        .send_command(&unit, Command::LogSync)
+        .await
+        .unwrap();
+    wait_log(&unit, &["Log sync completed"], 1).await;
+    let text = std::fs::read_to_string(log_path(&unit)).unwrap();
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains("\"Error\"")).collect();
+    assert_eq!(errors.len(), 1, "{text}");
+    stop(&client, cycle).await;
+}
+
 /// The standard topic names (what a unit created without a schema example has).
 fn standard_schema_example() -> Value {
     json!({

@@ -45,7 +45,8 @@ pub enum PlatformCommand {
 pub trait PlatformCommands: Send + Sync + 'static {
     /// Carries out `command` for `client` (files replaced and reloaded through the client) and says
     /// whether a restart is due. The runtime resubscribes and reconnects afterwards as the reloaded
-    /// files require, then restarts if asked.
+    /// files require, then restarts if asked. An error returned is logged as the failure of the
+    /// `platform commands` handler (the default hook logs each failure itself and returns `Continue`).
     fn run<'a>(
         &'a self,
         client: &'a PepeunitClient,

@@ -95,7 +95,13 @@ pub(crate) async fn apply_update_command(
 ) -> Result<UpdateOutcome> {
     let logger = client.logger();
     let current = client.settings().current().commit_version.clone();
-    let check = client.rest_api()?.options.check_version;
+    let check = match client.rest_api() {
+        Ok(api) => api.options.check_version,
+        Err(e) => {
+            logger.error(format!("Update failed: {e}"));
+            return Err(e);
+        }
+    };
     if check && command.version.as_deref() == Some(current.as_str()) {
         logger.info(format!("No update needed: already at version {current}"));
         return Ok(UpdateOutcome::UpToDate { version: current });

@@ -29,7 +29,7 @@ impl PlatformCommands for RestCommands {
         command: PlatformCommand,
     ) -> BoxFuture<'a, Result<AfterCommand>> {
         Box::pin(async move {
-            match command {
+            let done = match command {
                 PlatformCommand::EnvUpdate => flow::apply_env_update(client)
                     .await
                     .map(|_| AfterCommand::Continue),
@@ -44,10 +44,14 @@ impl PlatformCommands for RestCommands {
                         version: commit_version,
                         compiled_firmware_link: firmware_link,
                     };
-                    let outcome = flow::apply_update_command(client, &command).await?;
-                    Ok(outcome.after())
+                    flow::apply_update_command(client, &command)
+                        .await
+                        .map(|outcome| outcome.after())
                 }
-            }
+            };
+            // Each flow has logged its failure ("Env update failed: …", "Update to … failed: …");
+            // returned, the command handler would log it a second time.
+            Ok(done.unwrap_or_default())
         })
     }
 }
