@@ -83,6 +83,10 @@ pub enum Error {
     /// The HTTP exchange failed before the backend answered (connect, timeout, broken body).
     #[error("HTTP: {0}")]
     Http(String),
+    /// The TLS handshake refused the server's certificate (untrusted, expired, for another name):
+    /// not retried, since trying again cannot change it.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The backend answered with an error status; `detail` is its `{"detail": …}` text.
     #[error("backend answered {status}: {detail}")]
     Backend {

@@ -8,6 +8,7 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use pepeunit::Error;
 use pepeunit::client::PepeunitClient;
 use pepeunit::mqtt::{Backoff, MqttConfig};
 use pepeunit::rest::RestOptions;
@@ -175,15 +176,16 @@ async fn https_works_with_the_ca_and_refuses_an_untrusted_certificate() {
 
     let untrusting = client(None);
     let start = Instant::now();
-    let error = untrusting
-        .get_state_storage()
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = untrusting.get_state_storage().await.unwrap_err();
+    assert!(matches!(error, Error::Tls(_)), "{error:?}");
+    let error = error.to_string();
     println!(
         "https, untrusted certificate: failed after {:.2} s: {error}",
         start.elapsed().as_secs_f64()
     );
+    // A refused certificate stays refused: no retry (a 5xx or a broken connection gets one here).
+    let log = log_text(&unit);
+    assert!(!log.contains("; retry "), "{log}");
     assert!(error.contains("https://127.0.0.1"), "{error}");
     assert!(error.to_lowercase().contains("certificate"), "{error}");
     assert!(!error.contains(unit.token()));

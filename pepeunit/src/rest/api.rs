@@ -323,10 +323,11 @@ fn jittered(delay: Duration) -> Duration {
     delay.mul_f64(fraction)
 }
 
-/// Adds the call's name to a transport error; other errors already say what they are.
+/// Adds the call's name to a transport or TLS error; other errors already say what they are.
 fn in_call(name: &str, error: Error) -> Error {
     match error {
         Error::Http(reason) => Error::Http(format!("{name}: {reason}")),
+        Error::Tls(reason) => Error::Tls(format!("{name}: {reason}")),
         other => other,
     }
 }

@@ -116,7 +116,7 @@ impl HttpClient for ReqwestHttp {
                 .body(request.body)
                 .send()
                 .await
-                .map_err(|e| Error::Http(chain(&e)))?;
+                .map_err(|e| transport_error(&e))?;
             let headers = response
                 .headers()
                 .iter()
@@ -140,6 +140,38 @@ impl BodyStream for ReqwestBody {
             Ok(chunk.map(Vec::from))
         })
     }
+}
+
+/// A request that got no answer: [`Error::Tls`] when the handshake refused the server's certificate
+/// (retrying cannot help), else [`Error::Http`].
+fn transport_error(error: &reqwest::Error) -> Error {
+    if refused_certificate(error) {
+        Error::Tls(chain(error))
+    } else {
+        Error::Http(chain(error))
+    }
+}
+
+/// Whether a rustls certificate error is among the causes of `error`.
+fn refused_certificate(error: &reqwest::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = next {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            );
+        }
+        // io::Error's `source()` skips the error it wraps: look at that one.
+        next = match cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(wrapped) => Some(wrapped),
+            None => cause.source(),
+        };
+    }
+    false
 }
 
 /// The error and its causes on one line ("error sending request: connection refused"), without the
