@@ -1,12 +1,12 @@
 //! Secrets never leak: one run drives every error path a unit can reach on the local instance — 403s
-//! and 500s from the backend, a token the backend never issued, malformed tokens and keys, failed
-//! downloads, refused archives, bad command payloads, TLS against plain ports (REST and MQTT) —
-//! and then searches everything that left the library for the unit token, `PU_SECRET_KEY` and
+//! and 500s from the backend, a token the backend never issued (REST and MQTT), malformed tokens and
+//! keys, failed downloads, refused archives, bad command payloads, TLS against plain ports (REST and
+//! MQTT) — and then searches everything that left the library for the unit token, `PU_SECRET_KEY` and
 //! `PU_ENCRYPT_KEY`: log.json, every MQTT message on the broker (log/pepeunit included), every error's
 //! `Display` and `Debug`, every panic message.
 //!
-//! The testkit's mosquitto accepts any credentials, so a broker refusal at CONNECT is not reachable
-//! here; the forged token reaches the backend's refusal (403) instead.
+//! The forged token meets both refusals: the backend's (403) and the broker's at CONNECT (the
+//! instance's link holds units to the production broker's rules).
 
 mod support;
 
@@ -26,6 +26,32 @@ use pepeunit::update::RestartMode;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 use support::TempDir;
+
+/// Runs the main cycle of a unit on the files in `dir` for 2 s, retrying its connection fast; the error
+/// it ends with, if any, is seen as `what`.
+async fn try_mqtt_for_2_s(dir: &Path, tls: bool, seen: &mut Seen, what: &str) {
+    let (env, schema, log) = unit_files(dir);
+    let client = PepeunitClient::builder(env, schema, log)
+        .mqtt(true)
+        .restart_mode(RestartMode::None)
+        .mqtt_config(MqttConfig {
+            tls: Some(tls),
+            backoff: Backoff {
+                initial: Duration::from_millis(50),
+                max: Duration::from_millis(200),
+            },
+            handle_signals: false,
+            ..MqttConfig::default()
+        })
+        .build()
+        .unwrap();
+    let cycle = support::spawn_main_cycle(&client);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    client.stop_main_cycle().unwrap();
+    if let Ok(Ok(Err(err))) = tokio::time::timeout(WAIT, cycle).await {
+        seen.error(what, Err::<(), _>(err));
+    }
+}
 
 /// Raw key material made to be found: no log line, message or error has any reason to hold them.
 const SECRET_KEY_RAW: &[u8; 32] = b"SECRETKEY-zq8XwV3pLm7RtY2uNb5cQ4";
@@ -358,29 +384,11 @@ async fn no_error_path_leaks_the_token_or_the_keys() {
         "https to a plain port",
         rest_client(&https_dir).get_target_version().await,
     );
-    let tls_client = {
-        let (env, schema, log) = unit_files(&https_dir);
-        PepeunitClient::builder(env, schema, log)
-            .mqtt(true)
-            .restart_mode(RestartMode::None)
-            .mqtt_config(MqttConfig {
-                tls: Some(true),
-                backoff: Backoff {
-                    initial: Duration::from_millis(50),
-                    max: Duration::from_millis(200),
-                },
-                handle_signals: false,
-                ..MqttConfig::default()
-            })
-            .build()
-            .unwrap()
-    };
-    let tls_cycle = support::spawn_main_cycle(&tls_client);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    tls_client.stop_main_cycle().unwrap();
-    if let Ok(Ok(Err(err))) = tokio::time::timeout(WAIT, tls_cycle).await {
-        seen.error("mqtts to a plain port", Err::<(), _>(err));
-    }
+    try_mqtt_for_2_s(&https_dir, true, &mut seen, "mqtts to a plain port").await;
+
+    // The broker refusing the forged token at CONNECT.
+    try_mqtt_for_2_s(&forged_dir, false, &mut seen, "forged token at CONNECT").await;
+    wait_log(&forged_dir, &["Error", "refused by the broker"]).await;
 
     // The whole log goes out once more through log_sync, then the unit stops.
     instance
