@@ -5,7 +5,8 @@
 //! start must run. For the compiled update: after a kill in the grace period and the next start,
 //! exactly one copy of the program runs (old or new, with its own env.json); a confirmed update
 //! leaves no zombie; a stop by a signal rolls the files back but starts nothing; a start that loaded
-//! the new binary just before a rollback runs the restored one.
+//! the new binary just before a rollback runs the restored one; a container's pid 1 restarted after its
+//! probation process died (and the watchdog with it) rolls back, though it has the marker's pid.
 //!
 //! Every loop is bounded in kills and in time; each scenario prints its kill count and what it saw
 //! (`cargo test --test crash_safety -- --nocapture`). `CRASH_SEED=n` replays a run's delays.
@@ -129,12 +130,32 @@ impl Unit {
 
     /// Starts the program in `mode` with `args` (paths), its output appended to `<tmp>/output.txt`.
     fn spawn(&self, mode: &str, args: &[&Path], envs: &[(&str, &str)]) -> Child {
+        self.start(Command::new(&self.exe), mode, args, envs)
+    }
+
+    /// [`Unit::spawn`] as pid 1 of a pid namespace of its own, as a container runs it; killing the
+    /// child returned (`unshare`) kills the namespace and everything in it. Needs root.
+    fn spawn_as_pid_1(&self, mode: &str, args: &[&Path], envs: &[(&str, &str)]) -> Child {
+        let mut unshare = Command::new("unshare");
+        unshare
+            .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+            .arg(&self.exe);
+        self.start(unshare, mode, args, envs)
+    }
+
+    fn start(
+        &self,
+        mut command: Command,
+        mode: &str,
+        args: &[&Path],
+        envs: &[(&str, &str)],
+    ) -> Child {
         let output = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.output_path())
             .unwrap();
-        Command::new(&self.exe)
+        command
             .arg(mode)
             .arg(&self.files)
             .args(args)
@@ -548,6 +569,45 @@ fn a_start_that_loaded_the_new_binary_before_the_rollback_runs_the_restored_one(
     assert!(log.contains("Stopping the copy"), "{log}");
     assert!(log.contains("Restarting the restored executable"), "{log}");
     stop(next);
+}
+
+#[test]
+fn a_restart_that_gets_the_pid_of_the_process_on_probation_rolls_back() {
+    let root = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !root {
+        println!("skipped: a pid namespace needs root (unshare --pid)");
+        return;
+    }
+    let (v1, v2) = binaries();
+    let (unit, update) = compiled("crash-pid1");
+    // The unit is its container's pid 1; v2 execs in place, so it is pid 1 on probation.
+    let envs = [("CRASH_UNIT_GRACE_MS", "30000")];
+    let container = unit.spawn_as_pid_1("update", &[&update[0], &update[1]], &envs);
+    assert_eq!(unit.wait_started(1), "v2");
+    // The container stops (v2 crashed, or it was killed): its watchdog dies with it, before any
+    // rollback, and long before the grace period's end.
+    stop(container);
+    wait_until("the container to end", || {
+        support::processes_under(unit.dir.path()).is_empty()
+    });
+    assert!(unit.marker("update-pending").exists());
+    assert_eq!(&fs::read(&unit.exe).unwrap(), v2);
+    // Restarted, the unit is pid 1 again: the pid of the marker, but no watchdog. Not on probation:
+    // an update nobody confirmed, rolled back.
+    fs::write(unit.output_path(), "").unwrap();
+    let container = unit.spawn_as_pid_1("run", &[], &[]);
+    assert_eq!(unit.wait_started(1), "v1", "{}", unit.output());
+    assert_eq!(&fs::read(&unit.exe).unwrap(), v1);
+    assert_eq!(
+        fs::read(unit.file("env.json")).unwrap(),
+        env(COMMIT_A, true)
+    );
+    let log = fs::read_to_string(unit.file("log.json")).unwrap();
+    assert!(log.contains("Update not confirmed"), "{log}");
+    stop(container);
 }
 
 #[test]

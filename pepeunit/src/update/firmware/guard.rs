@@ -35,8 +35,11 @@
 //!    it execs the binary on disk if the one running is not it (a start that raced the rollback).
 //!    A `.update-pending` marker whose process is gone or whose deadline has passed is an update
 //!    nobody confirmed: it waits (up to 2 s) for a live watchdog to finish its rollback; if the
-//!    watchdog is gone (killed with the unit, power lost), it restores the backup itself and execs it. A marker of another live process before its deadline means the
-//!    watchdog is at work: nothing to do.
+//!    watchdog is gone (killed with the unit, power lost), it restores the backup itself and execs it.
+//!    A marker naming this very pid whose watchdog is gone is unconfirmed too: a later start that got
+//!    the same pid (a container's pid 1, restarted after the probation process died and took the
+//!    watchdog with it). A marker of another live process before its deadline means the watchdog is
+//!    at work: nothing to do.
 //!
 //! So a new binary that does not stay up for the grace period is rolled back; a stop during the grace
 //! period rolls the files back too, and the next start runs the old binary. Erring that way only costs
@@ -252,6 +255,10 @@ fn inspect(exe: &Path, now: u64, me: u32, alive: impl Fn(u32) -> bool) -> Result
     Ok(match read_marker(&pending_path(exe))? {
         None => Found::Nothing,
         Some(marker) if marker.deadline <= now => Found::Unconfirmed(marker),
+        // Our pid but no watchdog: a later start that got the pid of the process on probation.
+        Some(marker) if marker.process == me && marker.watchdog != 0 && !alive(marker.watchdog) => {
+            Found::Unconfirmed(marker)
+        }
         Some(marker) if marker.process == me => Found::OnProbationHere(marker),
         // A marker without a pid (older versions) is judged by its deadline only.
         Some(marker) if marker.process == 0 || alive(marker.process) => Found::OnProbation,
@@ -768,6 +775,8 @@ mod tests {
         write(&pending_path(&exe), &marker);
         assert_eq!(at(999, 1, true), Found::OnProbation);
         assert_eq!(at(999, 7, true), Found::OnProbationHere(marker.clone()));
+        // Its pid again but its watchdog gone: a restart that reused the pid (a container's pid 1).
+        assert_eq!(at(999, 7, false), Found::Unconfirmed(marker.clone()));
         // Its process gone, or its deadline passed: nobody confirms it any more.
         assert_eq!(at(999, 1, false), Found::Unconfirmed(marker.clone()));
         assert_eq!(at(1_000, 7, true), Found::Unconfirmed(marker.clone()));
