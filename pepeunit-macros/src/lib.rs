@@ -36,11 +36,13 @@ use examples::{EnvExample, SchemaExample};
 #[derive(Clone, Copy)]
 struct Features {
     mqtt: bool,
+    mqtt_tls: bool,
     rest: bool,
 }
 
 const FEATURES: Features = Features {
     mqtt: cfg!(feature = "mqtt"),
+    mqtt_tls: cfg!(feature = "mqtt-tls"),
     rest: cfg!(feature = "rest"),
 };
 
@@ -77,7 +79,8 @@ const FEATURES: Features = Features {
 /// - `ca_file` — a PEM file of CA certificates trusted for `mqtts` and `https` beside the system's
 ///   roots (a private instance's CA); default none. `PEPEUNIT_CA_FILE` overrides it.
 /// - `mqtt_tls` — TLS for the MQTT connection: `"auto"` (default: TLS when `PU_MQTT_PORT` is 8883),
-///   `"on"` (a TLS broker on another port), `"off"`. Needs `mqtt`. `PEPEUNIT_MQTT_TLS` overrides it.
+///   `"on"` (a TLS broker on another port), `"off"`. Needs `mqtt`, and `"on"` the `mqtt-tls`
+///   feature. `PEPEUNIT_MQTT_TLS` overrides it.
 ///
 /// Compile errors: an unknown or repeated flag or option; a flag whose `pepeunit` feature is off; a
 /// malformed value; `restart` without `rest`; `cycle` or `mqtt_tls` without `mqtt`; a signature other than the
@@ -297,10 +300,12 @@ mod tests {
 
     const MIN: Features = Features {
         mqtt: false,
+        mqtt_tls: false,
         rest: false,
     };
     const MQTT: Features = Features {
         mqtt: true,
+        mqtt_tls: false,
         rest: false,
     };
 
@@ -328,6 +333,21 @@ mod tests {
             expanded.contains("the `mqtt` flag needs the `mqtt` feature"),
             "{expanded}"
         );
+    }
+
+    #[test]
+    fn mqtt_tls_on_needs_the_mqtt_tls_feature() {
+        let expanded = main("mqtt, mqtt_tls = \"on\"", MQTT);
+        assert!(
+            expanded.contains("`mqtt_tls = \\\"on\\\"` needs the `mqtt-tls` feature of pepeunit"),
+            "{expanded}"
+        );
+        let with_tls = Features {
+            mqtt_tls: true,
+            ..MQTT
+        };
+        assert!(!main("mqtt, mqtt_tls = \"on\"", with_tls).contains("compile_error"));
+        assert!(!main("mqtt, mqtt_tls = \"off\"", MQTT).contains("compile_error"));
     }
 
     #[test]

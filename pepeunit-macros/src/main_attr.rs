@@ -204,11 +204,17 @@ impl MainConfig {
                 "`cycle` is the tick of the MQTT main cycle: add the `mqtt` flag",
             );
         }
-        if let (Some((text, _)), None) = (&self.mqtt_tls, &self.mqtt) {
-            errors.at(
+        match (&self.mqtt_tls, &self.mqtt) {
+            (Some((text, _)), None) => errors.at(
                 text,
                 "`mqtt_tls` sets TLS for the MQTT connection: add the `mqtt` flag",
-            );
+            ),
+            (Some((text, Some(true))), Some(_)) if !features.mqtt_tls => errors.at(
+                text,
+                "`mqtt_tls = \"on\"` needs the `mqtt-tls` feature of pepeunit: \
+                 add `features = [\"mqtt-tls\"]` to the `pepeunit` dependency",
+            ),
+            _ => {}
         }
         if let (Some(schema), None) = (schema, &self.rest) {
             let listed: Vec<&str> = REST_COMMANDS
