@@ -73,6 +73,8 @@ const CAUSED: [&str; 3] = [
 struct Seen {
     /// While set, inputs are not expected back (a broker restart is near or in progress).
     disrupted: bool,
+    /// Set at the end of the run: the publisher stops.
+    stopping: bool,
     next_seq: u64,
     /// Inputs published while nothing was disrupted, not echoed yet.
     awaited: BTreeSet<u64>,
@@ -186,24 +188,18 @@ impl Soak {
     async fn run(&mut self, pid: u32, log: &Path, length: Duration) -> Vec<Point> {
         let publisher = tokio::spawn(publish_inputs(self.instance_handle(), self.seen.clone()));
         let collector = tokio::spawn(collect_outputs(self.instance_handle(), self.seen.clone()));
-        let at = |period: Duration, offset: Duration| (period, offset);
+        // (event, period, when it is next due after the start)
         let mut events = [
-            (Event::Sample, at(SAMPLE_EVERY, SAMPLE_EVERY)),
-            (Event::LogSync, at(LOG_SYNC_EVERY, Duration::from_secs(15))),
-            (
-                Event::EnvUpdate,
-                at(ENV_UPDATE_EVERY, Duration::from_secs(20)),
-            ),
+            (Event::Sample, SAMPLE_EVERY, SAMPLE_EVERY),
+            (Event::LogSync, LOG_SYNC_EVERY, Duration::from_secs(15)),
+            (Event::EnvUpdate, ENV_UPDATE_EVERY, Duration::from_secs(20)),
             (
                 Event::SchemaUpdate,
-                at(SCHEMA_UPDATE_EVERY, Duration::from_secs(40)),
+                SCHEMA_UPDATE_EVERY,
+                Duration::from_secs(40),
             ),
-            (
-                Event::BrokerRestart,
-                at(RESTART_EVERY, Duration::from_secs(30)),
-            ),
-        ]
-        .map(|(event, (period, first))| (event, period, first));
+            (Event::BrokerRestart, RESTART_EVERY, Duration::from_secs(30)),
+        ];
         let mut series = Vec::new();
         let (mut delay, mut restarts, mut env_updates, mut schema_updates, mut syncs) =
             (1, 0, 0, 0, 0);
@@ -265,10 +261,12 @@ impl Soak {
                 }
             }
         }
-        publisher.abort();
-        collector.abort();
-        // The echo of the last inputs may still be on its way.
+        // The publisher ends after its current input; the echoes of the last ones are still on their
+        // way, so the collector runs a second longer.
+        self.seen.lock().unwrap().stopping = true;
+        let _ = publisher.await;
         tokio::time::sleep(Duration::from_secs(1)).await;
+        collector.abort();
         series
     }
 
@@ -477,6 +475,9 @@ async fn publish_inputs(handle: Handle, seen: Arc<Mutex<Seen>>) {
         every.tick().await;
         let seq = {
             let mut seen = seen.lock().unwrap();
+            if seen.stopping {
+                return;
+            }
             seen.next_seq += 1;
             let seq = seen.next_seq;
             if !seen.disrupted {
