@@ -443,6 +443,20 @@ fn spawn_update(
     unit.spawn("update", &[&update[0], &update[1]], &envs)
 }
 
+/// The old binary and its env.json are back on disk.
+fn assert_rolled_back(unit: &Unit) {
+    assert_eq!(
+        &fs::read(&unit.exe).unwrap(),
+        &binaries().0,
+        "the old binary"
+    );
+    assert_eq!(
+        fs::read(unit.file("env.json")).unwrap(),
+        env(COMMIT_A, true),
+        "the old env.json"
+    );
+}
+
 /// `(pid, state)` of each child of `parent`, from /proc/*/stat.
 fn children_of(parent: u32) -> Vec<(u32, char)> {
     fs::read_dir("/proc")
@@ -486,7 +500,6 @@ fn a_confirmed_update_leaves_no_zombie() {
 
 #[test]
 fn a_stop_by_a_signal_in_the_grace_period_rolls_back_and_starts_nothing() {
-    let (v1, _) = binaries();
     for signal in [libc::SIGTERM, libc::SIGKILL] {
         let (unit, update) = compiled("crash-stop");
         let mut child = spawn_update(&unit, &update, "10000", &[]);
@@ -500,11 +513,7 @@ fn a_stop_by_a_signal_in_the_grace_period_rolls_back_and_starts_nothing() {
         wait_until("the watchdog to end", || {
             support::processes_under(unit.dir.path()).is_empty()
         });
-        assert_eq!(&fs::read(&unit.exe).unwrap(), v1, "signal {signal}");
-        assert_eq!(
-            fs::read(unit.file("env.json")).unwrap(),
-            env(COMMIT_A, true)
-        );
+        assert_rolled_back(&unit);
         // The supervisor starts the unit again: one copy, the old one.
         let next = unit.spawn("run", &[], &[]);
         assert_eq!(unit.wait_started(next.id()), "v1");
@@ -520,7 +529,6 @@ fn a_stop_by_a_signal_in_the_grace_period_rolls_back_and_starts_nothing() {
 
 #[test]
 fn a_new_binary_that_exits_on_its_own_is_restarted_and_a_later_start_replaces_that_copy() {
-    let (v1, _) = binaries();
     let (unit, update) = compiled("crash-exit");
     let mut child = spawn_update(&unit, &update, "10000", &[("CRASH_UNIT_EXIT", "v2")]);
     assert_eq!(child.wait().unwrap().code(), Some(3), "v2 ran and exited");
@@ -528,11 +536,7 @@ fn a_new_binary_that_exits_on_its_own_is_restarted_and_a_later_start_replaces_th
     wait_until("the restored v1 to start", || {
         unit.output().contains("started v1")
     });
-    assert_eq!(&fs::read(&unit.exe).unwrap(), v1);
-    assert_eq!(
-        fs::read(unit.file("env.json")).unwrap(),
-        env(COMMIT_A, true)
-    );
+    assert_rolled_back(&unit);
     let untracked = support::processes_under(unit.dir.path());
     assert_eq!(untracked.len(), 1);
     // No supervisor tracks that copy; when one starts the unit, its start replaces the copy.
@@ -581,7 +585,7 @@ fn a_restart_that_gets_the_pid_of_the_process_on_probation_rolls_back() {
         println!("skipped: a pid namespace needs root (unshare --pid)");
         return;
     }
-    let (v1, v2) = binaries();
+    let v2 = &binaries().1;
     let (unit, update) = compiled("crash-pid1");
     // The unit is its container's pid 1; v2 execs in place, so it is pid 1 on probation.
     let envs = [("CRASH_UNIT_GRACE_MS", "30000")];
@@ -600,11 +604,7 @@ fn a_restart_that_gets_the_pid_of_the_process_on_probation_rolls_back() {
     fs::write(unit.output_path(), "").unwrap();
     let container = unit.spawn_as_pid_1("run", &[], &[]);
     assert_eq!(unit.wait_started(1), "v1", "{}", unit.output());
-    assert_eq!(&fs::read(&unit.exe).unwrap(), v1);
-    assert_eq!(
-        fs::read(unit.file("env.json")).unwrap(),
-        env(COMMIT_A, true)
-    );
+    assert_rolled_back(&unit);
     let log = fs::read_to_string(unit.file("log.json")).unwrap();
     assert!(log.contains("Update not confirmed"), "{log}");
     stop(container);
