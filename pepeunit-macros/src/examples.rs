@@ -6,46 +6,35 @@ use std::path::PathBuf;
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use syn::LitStr;
 
 use crate::errors::Errors;
 use crate::paths::Item;
 
-/// The sections of `schema_example.json` the macros check against.
+/// The crate's `schema_example.json`, with where it was read from.
 pub(crate) struct SchemaExample {
     path: PathBuf,
-    /// `input_base_topic`: the platform commands the unit takes.
-    pub(crate) input_base_topic: Vec<String>,
-    /// `input_topic`: the developer's input names.
-    pub(crate) input_topic: Vec<String>,
-    /// `output_topic`: the developer's output names.
-    pub(crate) output_topic: Vec<String>,
+    names: pepeunit_contract::SchemaExample,
+}
+
+impl std::ops::Deref for SchemaExample {
+    type Target = pepeunit_contract::SchemaExample;
+
+    fn deref(&self) -> &Self::Target {
+        &self.names
+    }
 }
 
 impl SchemaExample {
     /// The crate's file, `Ok(None)` when it has none; an unreadable or invalid file is an error.
     pub(crate) fn load() -> syn::Result<Option<SchemaExample>> {
-        let Some((path, json)) = read("schema_example.json")? else {
+        let Some((path, text)) = read("schema_example.json")? else {
             return Ok(None);
         };
-        let names = |section: &str| -> syn::Result<Vec<String>> {
-            let invalid = || error(format!("{}: `{section}` must list strings", path.display()));
-            match json.get(section) {
-                None => Ok(Vec::new()),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|item| item.as_str().map(str::to_owned).ok_or_else(invalid))
-                    .collect(),
-                Some(_) => Err(invalid()),
-            }
-        };
-        Ok(Some(SchemaExample {
-            input_base_topic: names("input_base_topic")?,
-            input_topic: names("input_topic")?,
-            output_topic: names("output_topic")?,
-            path,
-        }))
+        let names = pepeunit_contract::SchemaExample::parse(&text)
+            .map_err(|e| error(format!("{}: {e}", path.display())))?;
+        Ok(Some(SchemaExample { path, names }))
     }
 
     /// An error on `name` unless `listed` (the file's `section`) holds it.
@@ -78,27 +67,29 @@ impl SchemaExample {
     }
 }
 
-/// `env_example.json`: the developer variables and their example values.
+/// The crate's `env_example.json`, with where it was read from.
 pub(crate) struct EnvExample {
     path: PathBuf,
-    variables: Map<String, Value>,
+    variables: pepeunit_contract::EnvExample,
+}
+
+impl std::ops::Deref for EnvExample {
+    type Target = pepeunit_contract::EnvExample;
+
+    fn deref(&self) -> &Self::Target {
+        &self.variables
+    }
 }
 
 impl EnvExample {
     /// The crate's file, `Ok(None)` when it has none; an unreadable or invalid file is an error.
     pub(crate) fn load() -> syn::Result<Option<EnvExample>> {
-        let Some((path, json)) = read("env_example.json")? else {
+        let Some((path, text)) = read("env_example.json")? else {
             return Ok(None);
         };
-        match json {
-            Value::Object(variables) => Ok(Some(EnvExample { path, variables })),
-            _ => Err(error(format!("{} must be a JSON object", path.display()))),
-        }
-    }
-
-    /// The example value of `name`, if the file defines it.
-    pub(crate) fn variable(&self, name: &str) -> Option<&Value> {
-        self.variables.get(name)
+        let variables = pepeunit_contract::EnvExample::parse(&text)
+            .map_err(|e| error(format!("{}: {e}", path.display())))?;
+        Ok(Some(EnvExample { path, variables }))
     }
 
     /// `mod unit_env` with one function per variable whose lower-cased name is a Rust identifier,
@@ -106,23 +97,27 @@ impl EnvExample {
     /// values get none), reading env.json through `Settings::get`.
     pub(crate) fn accessors(&self) -> TokenStream {
         let (client, result) = (Item::Client.path(), Item::Result.path());
-        let accessors = self.variables.iter().filter_map(|(key, example)| {
-            let ty = match example {
-                Value::Number(n) if n.is_i64() => quote!(i64),
-                Value::Number(_) => quote!(f64),
-                Value::Bool(_) => quote!(bool),
-                Value::String(_) => quote!(::std::string::String),
-                _ => return None,
-            };
-            let name = syn::parse_str::<syn::Ident>(&key.to_lowercase()).ok()?;
-            let doc = format!("`{key}` of env.json (env_example.json: `{example}`).");
-            Some(quote! {
-                #[doc = #doc]
-                pub fn #name(unit: &#client) -> #result<#ty> {
-                    unit.settings().get(#key)
-                }
-            })
-        });
+        let accessors = self
+            .variables
+            .variables
+            .iter()
+            .filter_map(|(key, example)| {
+                let ty = match example {
+                    Value::Number(n) if n.is_i64() => quote!(i64),
+                    Value::Number(_) => quote!(f64),
+                    Value::Bool(_) => quote!(bool),
+                    Value::String(_) => quote!(::std::string::String),
+                    _ => return None,
+                };
+                let name = syn::parse_str::<syn::Ident>(&key.to_lowercase()).ok()?;
+                let doc = format!("`{key}` of env.json (env_example.json: `{example}`).");
+                Some(quote! {
+                    #[doc = #doc]
+                    pub fn #name(unit: &#client) -> #result<#ty> {
+                        unit.settings().get(#key)
+                    }
+                })
+            });
         let tracked = track(&self.path);
         quote! {
             /// The developer variables of env_example.json as typed functions (generated by
@@ -136,20 +131,17 @@ impl EnvExample {
     }
 }
 
-/// `name` in `CARGO_MANIFEST_DIR` as JSON, `Ok(None)` when it does not exist.
-fn read(name: &str) -> syn::Result<Option<(PathBuf, Value)>> {
+/// The text of `name` in `CARGO_MANIFEST_DIR`, `Ok(None)` when it does not exist.
+fn read(name: &str) -> syn::Result<Option<(PathBuf, String)>> {
     let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") else {
         return Ok(None);
     };
     let path = PathBuf::from(dir).join(name);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(error(format!("cannot read {}: {e}", path.display()))),
-    };
-    let json = serde_json::from_str(&text)
-        .map_err(|e| error(format!("{} is not valid JSON: {e}", path.display())))?;
-    Ok(Some((path, json)))
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some((path, text))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(error(format!("cannot read {}: {e}", path.display()))),
+    }
 }
 
 /// `include_bytes!` of the file, so that cargo rebuilds the unit when it changes.

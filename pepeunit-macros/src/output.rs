@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use serde_json::Value;
 use syn::LitStr;
 use syn::spanned::Spanned;
 
@@ -85,7 +84,8 @@ impl OutputConfig {
         }
         if let (Some(Every::Variable(variable)), Some(env)) = (&self.every, env) {
             match env.variable(&variable.value()) {
-                Some(Value::Number(_)) => {}
+                // The runtime's rule (a JSON number or a numeric string), not a second one.
+                Some(_) if env.is_number(&variable.value()) => {}
                 Some(other) => errors.at(
                     variable,
                     format!(

@@ -13,10 +13,15 @@
 // docs.rs (`--cfg docsrs`, nightly) labels each feature-gated item with the feature it needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(any(feature = "mqtt", feature = "rest"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "mqtt", feature = "rest"))))]
+pub mod backoff;
 pub mod cipher;
 pub mod client;
 pub mod error;
+mod file_backed;
 pub mod files;
+mod json;
 pub mod log_level;
 pub mod logger;
 pub mod schema;
@@ -42,6 +47,11 @@ pub mod testkit;
 pub use update::{archive, firmware};
 
 pub use error::{Error, Result};
+
+/// A boxed, sendable future: what the object-safe traits a unit may implement return
+/// ([`rest::HttpClient`], [`mqtt::MqttTransport`], the platform-command hook), so that no
+/// `async-trait` crate is needed.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 pub use pepeunit_macros::{input, main, output};
 #[cfg(feature = "mqtt")]
 pub use runtime::{Bytes, FromMessage, IntoPayload, Json, Rejected, Topic};

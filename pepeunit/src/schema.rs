@@ -1,5 +1,4 @@
-//! schema.json → [`Topics`] (PROTOCOL §3), [`Schema`], the handle that reloads it, and the repo's
-//! `schema_example.json` → [`SchemaExample`].
+//! schema.json → [`Topics`] (PROTOCOL §3) and [`Schema`], the handle that reloads it.
 //!
 //! A topic *name* (`input/pepeunit`) stands for a list of *physical* MQTT topics; publishing goes from a
 //! name to its list, dispatching goes from an incoming physical topic back to its name.
@@ -12,7 +11,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::settings::{FileBacked, decode_json_object, kind};
+use crate::file_backed::FileBacked;
+use crate::json::{decode_object, kind};
 
 /// The four sections of schema.json.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -109,7 +109,7 @@ impl Topics {
     /// Parses schema.json text (or either HTTP body shape of PROTOCOL §7); `source_name` is named in
     /// errors. Keys other than the four sections are ignored.
     pub fn parse(text: &str, source_name: &str) -> Result<Topics> {
-        let object = decode_json_object(text, source_name)?;
+        let object = decode_object(text, source_name)?;
         let mut sections: [TopicMap; 4] = Default::default();
         for (map, section) in sections.iter_mut().zip(Section::ALL) {
             if let Some(value) = object.get(section.as_str()) {
@@ -294,37 +294,6 @@ impl Schema {
     /// Puts `topics` in force (e.g. a schema downloaded from the backend).
     pub fn replace(&self, topics: Topics) {
         self.0.replace(topics)
-    }
-}
-
-/// The repo's `schema_example.json`: the topic names of each section, the unit's compile-time
-/// contract (PROTOCOL §3). A missing section is empty.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SchemaExample {
-    /// Platform commands the unit handles.
-    pub input_base_topic: Vec<String>,
-    /// Platform reports the unit sends.
-    pub output_base_topic: Vec<String>,
-    /// The developer's input names.
-    pub input_topic: Vec<String>,
-    /// The developer's output names.
-    pub output_topic: Vec<String>,
-}
-
-impl SchemaExample {
-    /// Parses `schema_example.json` text; `source_name` is named in errors.
-    pub fn parse(text: &str, source_name: &str) -> Result<SchemaExample> {
-        let object = decode_json_object(text, source_name)?;
-        let names = |section: Section| match object.get(section.as_str()) {
-            Some(value) => string_list(value, section.as_str(), source_name),
-            None => Ok(Vec::new()),
-        };
-        Ok(SchemaExample {
-            input_base_topic: names(Section::InputBaseTopic)?,
-            output_base_topic: names(Section::OutputBaseTopic)?,
-            input_topic: names(Section::InputTopic)?,
-            output_topic: names(Section::OutputTopic)?,
-        })
     }
 }
 

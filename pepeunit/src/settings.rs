@@ -6,14 +6,15 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::files;
+use crate::file_backed::FileBacked;
+use crate::json::{self, decode_object, kind, read_as};
 use crate::log_level::LogLevel;
 use crate::token;
 
@@ -80,13 +81,13 @@ impl Env {
     ///
     /// Also takes the backend ≤ 1.0 HTTP body, a JSON string holding the object.
     pub fn parse(text: &str, source_name: &str) -> Result<Env> {
-        let object = decode_json_object(text, source_name)?;
+        let object = decode_object(text, source_name)?;
         Env::from_object(&object, source_name)
     }
 
     /// Like [`Env::parse`], for JSON already parsed.
     pub fn from_value(value: Value, source_name: &str) -> Result<Env> {
-        let object = json_object(value, source_name)?;
+        let object = json::object(value, source_name)?;
         Env::from_object(&object, source_name)
     }
 
@@ -303,14 +304,12 @@ impl<'a> Reader<'a> {
             return Ok(default);
         };
         let expected = "expected a non-negative integer";
-        let number = match value {
-            Value::Number(n) => n.as_u64().ok_or_else(|| format!("{expected}, found {n}")),
-            Value::String(s) => s
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| format!("{expected}, found {s:?}")),
-            other => Err(format!("{expected}, found {}", kind(other))),
-        };
+        // These keys hold no secret: the value may be shown.
+        let number = read_as::<u64>(value).ok_or_else(|| match value {
+            Value::Number(n) => format!("{expected}, found {n}"),
+            Value::String(s) => format!("{expected}, found {s:?}"),
+            other => format!("{expected}, found {}", kind(other)),
+        });
         number
             .and_then(|n| {
                 T::try_from(n)
@@ -329,75 +328,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Parses the JSON object of an env.json or schema.json, file or HTTP body.
-///
-/// The backend ≤ 1.0 answers with a JSON *string* that holds the object (PROTOCOL §7); both shapes
-/// give the same object. Anything else that is not an object is [`Error::InvalidJson`].
-pub fn decode_json_object(text: &str, source_name: &str) -> Result<Map<String, Value>> {
-    let value = serde_json::from_str(text).map_err(|e| invalid_json(source_name, &e))?;
-    json_object(value, source_name)
-}
-
-/// The object inside `value`, unwrapping the backend ≤ 1.0 string shape.
-fn json_object(value: Value, source_name: &str) -> Result<Map<String, Value>> {
-    let value = match value {
-        Value::String(inner) => {
-            serde_json::from_str(&inner).map_err(|e| invalid_json(source_name, &e))?
-        }
-        other => other,
-    };
-    match value {
-        Value::Object(object) => Ok(object),
-        other => Err(Error::InvalidJson {
-            source_name: source_name.to_owned(),
-            reason: format!("expected a JSON object, found {}", kind(&other)),
-        }),
-    }
-}
-
-/// serde_json's syntax errors give only a position, never the text, so they are safe to show.
-fn invalid_json(source_name: &str, error: &serde_json::Error) -> Error {
-    Error::InvalidJson {
-        source_name: source_name.to_owned(),
-        reason: format!("not valid JSON: {error}"),
-    }
-}
-
-/// What a JSON value is, for error messages that must not show the value itself.
-pub(crate) fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// `value` as a `T`, else its string read as a number/bool, else its number/bool read as text.
-/// Reads `text` (trimmed) as a number or bool `T` by the rules of [`Env::get`]: a JSON number, bool or
-/// numeric string. Message payloads use the same rules as env values.
-#[cfg(feature = "mqtt")]
-pub(crate) fn read_text_as<T: DeserializeOwned>(text: &str) -> Option<T> {
-    read_as(&serde_json::from_str::<Value>(text.trim()).ok()?)
-}
-
-fn read_as<T: DeserializeOwned>(value: &Value) -> Option<T> {
-    if let Ok(typed) = T::deserialize(value) {
-        return Some(typed);
-    }
-    let other = match value {
-        Value::String(text) => serde_json::from_str::<Value>(text.trim())
-            .ok()
-            .filter(|v| v.is_number() || v.is_boolean())?,
-        Value::Number(n) => Value::String(n.to_string()),
-        Value::Bool(b) => Value::String(b.to_string()),
-        _ => return None,
-    };
-    T::deserialize(&other).ok()
-}
-
 /// `T`'s name without module paths (`Vec<String>`, not `alloc::vec::Vec<alloc::string::String>`).
 pub(crate) fn short_type_name<T>() -> String {
     let full = std::any::type_name::<T>();
@@ -414,85 +344,6 @@ pub(crate) fn short_type_name<T>() -> String {
     }
     short.pop(); // the ' ' sentinel
     short
-}
-
-/// A value parsed from a file, shared by readers while a reload swaps it: the core of [`Settings`]
-/// and [`crate::schema::Schema`].
-pub(crate) struct FileBacked<T> {
-    path: PathBuf,
-    parse: fn(&str, &str) -> Result<T>,
-    current: RwLock<Arc<T>>,
-    /// Called after every swap (see [`Settings::on_change`]).
-    watchers: Mutex<Vec<Watcher>>,
-}
-
-type Watcher = Box<dyn Fn() + Send + Sync>;
-
-impl<T> FileBacked<T> {
-    /// Reads and parses `path`.
-    pub(crate) fn load(path: PathBuf, parse: fn(&str, &str) -> Result<T>) -> Result<Self> {
-        let value = parse_file(&path, parse)?;
-        Ok(FileBacked::new(value, path, parse))
-    }
-
-    /// Starts from an already parsed `value`; later reloads read `path`.
-    pub(crate) fn new(value: T, path: PathBuf, parse: fn(&str, &str) -> Result<T>) -> Self {
-        FileBacked {
-            path,
-            parse,
-            current: RwLock::new(Arc::new(value)),
-            watchers: Mutex::new(Vec::new()),
-        }
-    }
-
-    pub(crate) fn current(&self) -> Arc<T> {
-        // A panic can't happen while the lock is held (it only swaps an Arc), so poison carries no harm.
-        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Re-reads the file; on any error the current value stays.
-    pub(crate) fn reload(&self) -> Result<()> {
-        let value = parse_file(&self.path, self.parse)?;
-        self.replace(value);
-        Ok(())
-    }
-
-    pub(crate) fn replace(&self, value: T) {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(value);
-        for watcher in self
-            .watchers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
-            watcher();
-        }
-    }
-
-    pub(crate) fn on_change(&self, watcher: Watcher) {
-        self.watchers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(watcher);
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for FileBacked<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FileBacked")
-            .field("path", &self.path)
-            .field("current", &self.current())
-            .finish()
-    }
-}
-
-fn parse_file<T>(path: &Path, parse: fn(&str, &str) -> Result<T>) -> Result<T> {
-    let text = files::read_text(path)?;
-    parse(&text, &path.display().to_string())
 }
 
 /// The unit's settings: the current [`Env`] and the env.json it comes from.

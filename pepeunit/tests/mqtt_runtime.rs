@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use pepeunit::backoff::Backoff;
 use pepeunit::client::PepeunitClient;
-use pepeunit::mqtt::{Backoff, MqttConfig};
+use pepeunit::mqtt::MqttConfig;
 use pepeunit::runtime::{AfterCommand, Handler, Message, PlatformCommand, PlatformCommands};
 use pepeunit::testkit::{BrokerKind, Command, Instance, InstanceOptions, TestUnit, UnitSpec};
 use pepeunit::update::RestartMode;
-use pepeunit::{Error, mqtt::BoxFuture};
+use pepeunit::{BoxFuture, Error};
 use serde_json::{Value, json};
 use support::{TempDir, stop_cycle as stop};
 use tokio::sync::mpsc;

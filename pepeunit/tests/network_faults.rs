@@ -6,8 +6,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use pepeunit::backoff::Backoff;
 use pepeunit::client::PepeunitClient;
-use pepeunit::mqtt::{Backoff, MqttConfig};
+use pepeunit::mqtt::MqttConfig;
 use pepeunit::rest::{HttpTimeouts, RestOptions};
 use pepeunit::runtime::Message;
 use pepeunit::testkit::{BrokerKind, Instance, InstanceOptions, LinkMode, TestUnit, UnitSpec};
@@ -363,8 +364,10 @@ async fn rest_calls_time_out_on_a_dead_link_and_pass_a_slow_one() {
         },
         call_timeout: Duration::from_secs(1),
         retries: 1,
-        backoff: Duration::from_millis(100),
-        max_backoff: Duration::from_millis(200),
+        backoff: Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(200),
+        },
         ..RestOptions::default()
     };
     let client = PepeunitClient::builder(
@@ -385,7 +388,7 @@ async fn rest_calls_time_out_on_a_dead_link_and_pass_a_slow_one() {
 
     instance.rest_link().set_mode(LinkMode::BlackHole);
     // Bound: every attempt's call timeout plus the longest backoffs, and room for a loaded machine.
-    let bound = (options.call_timeout + options.max_backoff) * (options.retries + 1)
+    let bound = (options.call_timeout + options.backoff.max) * (options.retries + 1)
         + Duration::from_secs(2);
     let start = Instant::now();
     let small = client.get_state_storage().await;

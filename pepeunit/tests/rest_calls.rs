@@ -11,13 +11,13 @@ use base64::Engine;
 use pepeunit::archive::{self, ArchiveFormat};
 use pepeunit::client::PepeunitClient;
 use pepeunit::rest::{
-    ArchiveRequest, BoxFuture, HttpClient, HttpRequest, HttpResponse, HttpTimeouts, ReqwestHttp,
-    RestOptions, UnitNodeType,
+    ArchiveRequest, HttpClient, HttpRequest, HttpResponse, HttpTimeouts, ReqwestHttp, RestOptions,
+    UnitNodeType,
 };
 use pepeunit::schema::Topics;
 use pepeunit::settings::Env;
 use pepeunit::testkit::{BackendEra, Instance, ProgramSource, TestUnit, UnitSpec};
-use pepeunit::{Error, Result};
+use pepeunit::{BoxFuture, Error, Result};
 use serde_json::{Value, json};
 use support::{TempDir, fast_retries as fast, instance, unchanged};
 

@@ -5,7 +5,7 @@ mod support;
 use std::collections::HashSet;
 
 use pepeunit::Error;
-use pepeunit::schema::{Schema, SchemaExample, SearchBy, SearchScope, Section, TopicMap, Topics};
+use pepeunit::schema::{Schema, SearchBy, SearchScope, Section, TopicMap, Topics};
 use serde_json::Value;
 use support::{TempDir, vector};
 
@@ -110,30 +110,6 @@ fn the_backend_1_0_body_equals_the_file() {
         body,
         Topics::parse(&read("schema/schema.json"), "schema").unwrap()
     );
-}
-
-#[test]
-fn schema_example_gives_the_names_of_each_section() {
-    let file = raw("schema/schema_example.json");
-    let example =
-        SchemaExample::parse(&read("schema/schema_example.json"), "schema_example.json").unwrap();
-    let names = |section: Section| -> Vec<String> {
-        serde_json::from_value(file[section.as_str()].clone()).unwrap()
-    };
-    assert_eq!(example.input_base_topic, names(Section::InputBaseTopic));
-    assert_eq!(example.output_base_topic, names(Section::OutputBaseTopic));
-    assert_eq!(example.input_topic, names(Section::InputTopic));
-    assert_eq!(example.output_topic, names(Section::OutputTopic));
-    assert!(!example.input_topic.is_empty());
-
-    let partial = SchemaExample::parse(r#"{"output_topic": ["out"]}"#, "x").unwrap();
-    assert!(partial.input_topic.is_empty() && partial.output_topic == ["out"]);
-    match SchemaExample::parse(r#"{"input_topic": {"a": []}}"#, "schema_example.json") {
-        Err(Error::InvalidSchema { reason, .. }) => {
-            assert!(reason.contains("input_topic"), "{reason}")
-        }
-        other => panic!("expected InvalidSchema, got {other:?}"),
-    }
 }
 
 #[test]

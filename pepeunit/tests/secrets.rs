@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use pepeunit::backoff::Backoff;
 use pepeunit::cipher::{Cipher, aes_gcm_decode};
 use pepeunit::client::PepeunitClient;
-use pepeunit::mqtt::{Backoff, MqttConfig};
+use pepeunit::mqtt::MqttConfig;
 use pepeunit::settings::Env;
 use pepeunit::testkit::{Command, Instance, ProgramSource, UnitSpec};
 use pepeunit::update::RestartMode;

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pepeunit::Error;
+use pepeunit::backoff::Backoff;
 use pepeunit::client::PepeunitClient;
-use pepeunit::mqtt::{Backoff, MqttConfig};
+use pepeunit::mqtt::MqttConfig;
 use pepeunit::rest::RestOptions;
 use pepeunit::testkit::{Instance, InstanceOptions, TestUnit, UnitSpec};
 use serde_json::Value;
@@ -164,7 +165,10 @@ async fn https_works_with_the_ca_and_refuses_an_untrusted_certificate() {
         .rest_options(RestOptions {
             ca_file,
             retries: 1,
-            backoff: Duration::from_millis(100),
+            backoff: Backoff {
+                initial: Duration::from_millis(100),
+                max: Duration::from_millis(100),
+            },
             ..RestOptions::default()
         })
         .build()

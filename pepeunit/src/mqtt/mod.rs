@@ -7,14 +7,14 @@ pub mod outage;
 pub mod rumqttc_transport;
 pub mod transport;
 
-use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use outage::{Outage, OutageLine};
 pub use rumqttc_transport::RumqttcTransport;
-pub use transport::{BoxFuture, ConnectOptions, MqttTransport, TransportEvent};
+pub use transport::{ConnectOptions, MqttTransport, TransportEvent};
 
+use crate::backoff::{Backoff, random_u64};
 use crate::settings::Env;
 
 /// EMQX's max packet size, fixed header included (PROTOCOL §4): the default limit both ways.
@@ -23,24 +23,11 @@ pub const MAX_PACKET_SIZE: usize = 262_144;
 /// The default broker port for TLS; connecting to it turns TLS on unless [`MqttConfig::tls`] says otherwise.
 pub const TLS_PORT: u16 = 8883;
 
-/// How long to wait between reconnect attempts: doubling from `initial`, capped at `max`, jittered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// The wait before the first retry.
-    pub initial: Duration,
-    /// The longest wait.
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    /// 0.5 s doubling to 30 s.
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_millis(500),
-            max: Duration::from_secs(30),
-        }
-    }
-}
+/// The default reconnect delays: 0.5 s doubling to 30 s.
+const RECONNECT_BACKOFF: Backoff = Backoff {
+    initial: Duration::from_millis(500),
+    max: Duration::from_secs(30),
+};
 
 /// MQTT and main-cycle options beyond env.json, set on the client builder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +39,7 @@ pub struct MqttConfig {
     /// Largest packet sent or accepted, fixed header included; default 256 KiB (EMQX). `log_sync`
     /// splits the log so that no message exceeds it.
     pub max_packet_size: usize,
-    /// Reconnect delays.
+    /// Reconnect delays; default 0.5 s doubling to 30 s.
     pub backoff: Backoff,
     /// `Some(true)`/`Some(false)` forces TLS on/off; `None` turns it on for port 8883 only.
     pub tls: Option<bool>,
@@ -73,7 +60,7 @@ impl Default for MqttConfig {
             cycle_interval: Duration::from_millis(100),
             offline_queue: 1024,
             max_packet_size: MAX_PACKET_SIZE,
-            backoff: Backoff::default(),
+            backoff: RECONNECT_BACKOFF,
             tls: None,
             ca_file: None,
             handler_queue: 65_536,
@@ -96,18 +83,4 @@ impl MqttConfig {
             ca_file: self.ca_file.clone(),
         })
     }
-}
-
-/// 64 random-enough bits for client-id suffixes and jitter, without a random-number crate: std's
-/// `RandomState` is seeded from the OS once per process and advanced per instance; mixing in the clock
-/// keeps two calls apart. Not for secrets.
-pub(crate) fn random_u64() -> u64 {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    hasher.finish()
 }

@@ -24,10 +24,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::outage::refusal;
-use super::transport::{
-    BoxFuture, ConnectOptions, MqttTransport, TransportEvent, publish_packet_size,
-};
-use super::{Backoff, random_u64};
+use super::transport::{ConnectOptions, MqttTransport, TransportEvent, publish_packet_size};
+use crate::BoxFuture;
+use crate::backoff::Backoff;
 use crate::error::{Error, Result};
 
 /// Events waiting for the runtime's dispatcher; when full, the driver waits (TCP pushes back).
@@ -495,36 +494,4 @@ fn on_connack(link: &Mutex<Link>) -> u64 {
         }
     }
     std::mem::take(&mut link.dropped)
-}
-
-impl Backoff {
-    /// The wait before reconnect attempt `attempt` (0-based): `initial × 2^attempt` capped at `max`,
-    /// then a random point in its upper half ("equal jitter"), so that many units restarted together do
-    /// not reconnect in lockstep.
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
-        let full = self.initial.saturating_mul(factor).min(self.max);
-        let half = full / 2;
-        let jitter_ns = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
-        half + Duration::from_nanos(random_u64() % jitter_ns.max(1))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_is_capped_and_jittered_within_its_upper_half() {
-        let backoff = Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(2),
-        };
-        for attempt in 0..40 {
-            let full = (Duration::from_millis(100) * 2u32.saturating_pow(attempt.min(20)))
-                .min(Duration::from_secs(2));
-            let delay = backoff.delay(attempt);
-            assert!(delay >= full / 2 && delay <= full, "{attempt}: {delay:?}");
-        }
-    }
 }

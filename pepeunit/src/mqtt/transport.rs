@@ -6,18 +6,14 @@
 //! keeps the promises listed on the trait (they are what PROTOCOL §4 asks of a unit).
 
 use std::fmt;
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::BoxFuture;
 use crate::error::Result;
-
-/// A boxed, sendable future: what the trait's methods return (no `async-trait` crate needed).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Where and how to connect; built by the runtime from env.json (PROTOCOL §4).
 #[derive(Clone, PartialEq, Eq)]

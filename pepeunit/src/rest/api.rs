@@ -2,9 +2,7 @@
 //! snapshot per call, the `x-auth-token` header, response shapes, `{"detail": …}` decoding, retries,
 //! and streamed downloads.
 
-use std::collections::hash_map::RandomState;
 use std::fs::{self, File, OpenOptions};
-use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -13,8 +11,10 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::http::{BoxFuture, HttpClient, HttpRequest, HttpResponse, Method};
+use super::http::{HttpClient, HttpRequest, HttpResponse, Method};
 use super::reqwest_http::{HttpTimeouts, ReqwestHttp};
+use crate::BoxFuture;
+use crate::backoff::Backoff;
 use crate::error::{Error, Result};
 use crate::files;
 use crate::logger::Logger;
@@ -56,10 +56,8 @@ pub struct RestOptions {
     pub call_timeout: Duration,
     /// Extra attempts of a GET after a transport error or a 5xx; 4xx answers are never retried.
     pub retries: u32,
-    /// Wait before the first retry; doubles per retry up to `max_backoff`, with random jitter.
-    pub backoff: Duration,
-    /// Longest wait between two attempts.
-    pub max_backoff: Duration,
+    /// Waits between attempts; default 0.5 s doubling to 8 s.
+    pub backoff: Backoff,
     /// The archive format `download_update` asks for.
     pub archive: ArchiveRequest,
     /// Largest archive or firmware download accepted, in bytes.
@@ -75,8 +73,10 @@ impl Default for RestOptions {
             ca_file: None,
             call_timeout: Duration::from_secs(30),
             retries: 3,
-            backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(8),
+            backoff: Backoff {
+                initial: Duration::from_millis(500),
+                max: Duration::from_secs(8),
+            },
             archive: ArchiveRequest::default(),
             max_download_bytes: 512 * 1024 * 1024,
             check_version: true,
@@ -285,13 +285,12 @@ impl RestApi {
         call: &Call,
         mut attempt: impl FnMut() -> BoxFuture<'a, Result<T>>,
     ) -> Result<T> {
-        let mut delay = self.options.backoff;
         let mut retries = 0;
         loop {
             match attempt().await {
                 Err(e) if retries < self.options.retries && is_retryable(&e) => {
                     retries += 1;
-                    let wait = jittered(delay);
+                    let wait = self.options.backoff.delay(retries - 1);
                     self.logger.warning(format!(
                         "{}: {e}; retry {retries} of {} in {} ms",
                         call.name(),
@@ -299,7 +298,6 @@ impl RestApi {
                         wait.as_millis()
                     ));
                     tokio::time::sleep(wait).await;
-                    delay = (delay * 2).min(self.options.max_backoff);
                 }
                 result => return result,
             }
@@ -313,14 +311,6 @@ fn is_retryable(error: &Error) -> bool {
         Error::Backend { status, .. } => *status >= 500,
         _ => false,
     }
-}
-
-/// `delay` scaled by a random factor in [0.5, 1.0): retries of many units never march in step.
-fn jittered(delay: Duration) -> Duration {
-    // RandomState is seeded from the OS per thread and advanced per instance: random enough for jitter.
-    let random = RandomState::new().build_hasher().finish();
-    let fraction = 0.5 + (random % 1000) as f64 / 2000.0;
-    delay.mul_f64(fraction)
 }
 
 /// Adds the call's name to a transport or TLS error; other errors already say what they are.
@@ -471,13 +461,5 @@ mod tests {
     fn components_are_percent_encoded() {
         assert_eq!(encode("a-b_c.d~e"), "a-b_c.d~e");
         assert_eq!(encode("a/b c&d"), "a%2Fb%20c%26d");
-    }
-
-    #[test]
-    fn jitter_stays_within_half_and_whole() {
-        for _ in 0..100 {
-            let d = jittered(Duration::from_millis(1000));
-            assert!(d >= Duration::from_millis(500) && d < Duration::from_millis(1000));
-        }
     }
 }

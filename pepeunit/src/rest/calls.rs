@@ -9,8 +9,9 @@ use super::api::{ArchiveRequest, RestApi};
 use super::types::{TargetVersion, UnitNodes, Units};
 use crate::error::{Error, Result};
 use crate::files;
+use crate::json::decode_object;
 use crate::schema::Topics;
-use crate::settings::{Env, decode_json_object};
+use crate::settings::Env;
 
 impl RestApi {
     /// Downloads the update archive (format per [`RestOptions::archive`]) to `path`, streamed through a
@@ -132,7 +133,7 @@ impl RestApi {
 
 /// The body's JSON object as a file's text: either body shape (PROTOCOL §7) becomes a plain object.
 fn to_pretty(body: &str, source: &str) -> Result<String> {
-    let object = decode_json_object(body, source)?;
+    let object = decode_object(body, source)?;
     serde_json::to_string_pretty(&object).map_err(|e| Error::InvalidJson {
         source_name: source.to_owned(),
         reason: e.to_string(),

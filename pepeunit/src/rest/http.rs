@@ -4,14 +4,10 @@
 //! retries) lives above this trait, in the library, once; an implementation only moves bytes.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
+use crate::BoxFuture;
 use crate::error::Result;
-
-/// A boxed, sendable future: what the object-safe traits below return.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The HTTP methods the Pepeunit API needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

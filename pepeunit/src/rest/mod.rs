@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 pub(crate) use api::RestApi;
 pub use api::{ArchiveRequest, RestOptions};
-pub use http::{BodyStream, BoxFuture, HttpClient, HttpRequest, HttpResponse, Method};
+pub use http::{BodyStream, HttpClient, HttpRequest, HttpResponse, Method};
 pub use reqwest_http::{HttpTimeouts, ReqwestHttp};
 pub use types::{TargetVersion, Unit, UnitNode, UnitNodeType, UnitNodes, Units};
 

@@ -4,7 +4,8 @@ use std::error::Error as _;
 use std::path::Path;
 use std::time::Duration;
 
-use super::http::{BodyStream, BoxFuture, HttpClient, HttpRequest, HttpResponse, Method};
+use super::http::{BodyStream, HttpClient, HttpRequest, HttpResponse, Method};
+use crate::BoxFuture;
 use crate::error::{Error, Result};
 
 /// Timeouts of [`ReqwestHttp`]. reqwest has none by default: a dead link would hang a call forever.

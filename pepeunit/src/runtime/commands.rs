@@ -13,9 +13,9 @@ use std::future::Future;
 
 use super::handler::Message;
 use super::log_sync::split_log;
+use crate::BoxFuture;
 use crate::client::PepeunitClient;
 use crate::error::{Error, Result};
-use crate::mqtt::BoxFuture;
 use crate::mqtt::transport::max_payload_size;
 use crate::update::restart::restart_after_update;
 use crate::update::{self, Loaded, ReplacedExecutable, RestartMode, UpdateCommand, check_command};

@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 
 use super::Message;
 use crate::client::PepeunitClient;
-use crate::settings::{read_text_as, short_type_name};
+use crate::json::read_text_as;
+use crate::settings::short_type_name;
 
 /// Longest part of a payload quoted in a rejection: enough to recognise it, never a whole large one.
 const QUOTED_PAYLOAD: usize = 32;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use super::command::UpdateCommand;
 use super::flow;
+use crate::BoxFuture;
 use crate::client::PepeunitClient;
 use crate::error::Result;
-use crate::mqtt::BoxFuture;
 use crate::runtime::{AfterCommand, PlatformCommand, PlatformCommands};
 
 /// The REST layer's platform-command hook (the default one). A unit that wants its own update

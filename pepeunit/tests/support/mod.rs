@@ -144,7 +144,7 @@ pub async fn stop_cycle(
 /// The most connection attempts `backoff` allows in `window`: the first at once, then each after at
 /// least half its full delay (the jitter stays in the upper half).
 #[cfg(feature = "mqtt")]
-pub fn max_attempts(backoff: pepeunit::mqtt::Backoff, window: std::time::Duration) -> u32 {
+pub fn max_attempts(backoff: pepeunit::backoff::Backoff, window: std::time::Duration) -> u32 {
     let mut at = std::time::Duration::ZERO;
     let mut attempts = 1;
     for attempt in 0.. {
@@ -207,7 +207,7 @@ impl pepeunit::runtime::PlatformCommands for RecordingCommands {
         &'a self,
         _client: &'a pepeunit::client::PepeunitClient,
         command: pepeunit::runtime::PlatformCommand,
-    ) -> pepeunit::mqtt::BoxFuture<'a, pepeunit::Result<pepeunit::runtime::AfterCommand>> {
+    ) -> pepeunit::BoxFuture<'a, pepeunit::Result<pepeunit::runtime::AfterCommand>> {
         self.0.lock().unwrap().push(command);
         Box::pin(async { Ok(pepeunit::runtime::AfterCommand::Continue) })
     }
@@ -255,8 +255,10 @@ pub async fn stop_main_cycle(
 pub fn fast_retries() -> pepeunit::rest::RestOptions {
     pepeunit::rest::RestOptions {
         retries: 2,
-        backoff: std::time::Duration::from_millis(10),
-        max_backoff: std::time::Duration::from_millis(40),
+        backoff: pepeunit::backoff::Backoff {
+            initial: std::time::Duration::from_millis(10),
+            max: std::time::Duration::from_millis(40),
+        },
         ..Default::default()
     }
 }

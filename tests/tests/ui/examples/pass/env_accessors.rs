@@ -1,4 +1,5 @@
-//! env_example.json's variables as typed functions; the unit is never run (it would look for env.json).
+//! env_example.json's variables as typed functions, and an `every` variable whose example is a numeric
+//! string (a number by the rule env.json is read by); the unit is never run (it would look for env.json).
 
 use pepeunit::client::PepeunitClient;
 
@@ -9,6 +10,11 @@ async fn unit(unit: PepeunitClient) -> pepeunit::Result<()> {
     let _enabled: bool = unit_env::enabled(&unit)?;
     let _greeting: String = unit_env::greeting(&unit)?;
     Ok(())
+}
+
+#[pepeunit::output("output/pepeunit", every = "PERIOD_TEXT")]
+fn every_period_text() -> f64 {
+    1.0
 }
 
 fn main() {
