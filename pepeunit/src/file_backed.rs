@@ -15,10 +15,10 @@ pub(crate) struct FileBacked<T> {
     parse: fn(&str, &str) -> Result<T>,
     current: RwLock<Arc<T>>,
     /// Called after every swap (see [`crate::settings::Settings::on_change`]).
-    watchers: Mutex<Vec<Watcher>>,
+    watchers: Mutex<Vec<Watcher<T>>>,
 }
 
-type Watcher = Box<dyn Fn() + Send + Sync>;
+type Watcher<T> = Box<dyn Fn(&T) + Send + Sync>;
 
 impl<T> FileBacked<T> {
     /// Reads and parses `path`.
@@ -54,18 +54,19 @@ impl<T> FileBacked<T> {
     }
 
     pub(crate) fn replace(&self, value: T) {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(value);
+        let value = Arc::new(value);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = value.clone();
         for watcher in self
             .watchers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
         {
-            watcher();
+            watcher(&value);
         }
     }
 
-    pub(crate) fn on_change(&self, watcher: Watcher) {
+    pub(crate) fn on_change(&self, watcher: Watcher<T>) {
         self.watchers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

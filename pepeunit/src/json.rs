@@ -1,7 +1,6 @@
 //! JSON as the unit's files and the backend's bodies carry it: the object of env.json or schema.json in
 //! both backend eras, and payload text read by the env value rule ([`pepeunit_contract::read_as`]).
 
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -44,6 +43,6 @@ fn invalid(source_name: &str, error: &serde_json::Error) -> Error {
 /// Reads `text` (trimmed) as a number or bool `T` by the env value rule: message payloads are read
 /// as env values are.
 #[cfg(feature = "mqtt")]
-pub(crate) fn read_text_as<T: DeserializeOwned>(text: &str) -> Option<T> {
+pub(crate) fn read_text_as<T: serde::de::DeserializeOwned>(text: &str) -> Option<T> {
     read_as(&serde_json::from_str::<Value>(text.trim()).ok()?)
 }

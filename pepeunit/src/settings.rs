@@ -385,10 +385,11 @@ impl Settings {
         self.0.replace(env)
     }
 
-    /// Calls `f` after every change of the env in force (a reload or a [`Settings::replace`]), on
-    /// the thread that made it: keep it short (e.g. wake a task). The main cycle uses it to re-read
+    /// Calls `f` with the new env after every change of the env in force (a reload or a
+    /// [`Settings::replace`]), on the thread that made it: keep it short (e.g. wake a task). The
+    /// logger follows `PU_MIN_LOG_LEVEL`/`PU_MAX_LOG_LENGTH` this way, and the main cycle re-reads
     /// periods taken from env variables.
-    pub fn on_change(&self, f: impl Fn() + Send + Sync + 'static) {
+    pub fn on_change(&self, f: impl Fn(&Env) + Send + Sync + 'static) {
         self.0.on_change(Box::new(f))
     }
 

@@ -124,6 +124,31 @@ fn new_env_replaces_the_file_and_is_applied_everywhere() {
 }
 
 #[test]
+fn the_logger_follows_a_reload_of_env_json_made_through_the_settings() {
+    let unit = Unit::new("client-env-reload", |_| {});
+    let mut env: serde_json::Map<String, Value> =
+        serde_json::from_slice(&read(&unit.path("env.json"))).unwrap();
+    env.insert("PU_MIN_LOG_LEVEL".into(), "Error".into());
+    env.insert("PU_MAX_LOG_LENGTH".into(), 2.into());
+    fs::write(unit.path("env.json"), serde_json::to_vec(&env).unwrap()).unwrap();
+
+    // Not through the client's own update methods: the user's code reloads the settings.
+    unit.client.settings().update_from_file().unwrap();
+
+    let logger = unit.client.logger();
+    logger.warning("below the new minimum");
+    for n in 1..=3 {
+        logger.error(format!("error {n}"));
+    }
+    let texts: Vec<String> = logger.get_full_log().into_iter().map(|e| e.text).collect();
+    assert_eq!(
+        texts,
+        ["error 2", "error 3"],
+        "min level Error, 2 lines kept"
+    );
+}
+
+#[test]
 fn invalid_new_schema_is_refused_and_valid_one_is_applied() {
     let unit = Unit::new("client-schema", |_| {});
     let before = read(&unit.path("schema.json"));

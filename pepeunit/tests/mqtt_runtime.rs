@@ -562,7 +562,7 @@ impl PlatformCommands for FileCommands {
             match command {
                 PlatformCommand::EnvUpdate => client.update_env_from_file(&self.env)?,
                 PlatformCommand::SchemaUpdate => client.update_schema_from_file(&self.schema)?,
-                PlatformCommand::Update { .. } => {}
+                PlatformCommand::Update(_) => {}
             }
             Ok(AfterCommand::Continue)
         })

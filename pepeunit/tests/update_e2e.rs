@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pepeunit::client::PepeunitClient;
-use pepeunit::rest::update::UpdateOutcome;
 use pepeunit::runtime::{Message, PlatformCommand, PlatformCommands};
 use pepeunit::testkit::{Command, Instance, ProgramSource, TestUnit, UnitSpec, UpdateStatus};
 use pepeunit::update::RestartMode;
+use pepeunit::update::{UpdateCommand, UpdateOutcome};
 use support::{
     RecordingCommands, TempDir, fast_retries, fast_state_instance, record_inputs, snapshot, vector,
 };
@@ -282,10 +282,10 @@ async fn a_custom_handler_replaces_the_default_one() {
     }
     assert_eq!(
         custom.0.lock().unwrap()[0],
-        PlatformCommand::Update {
-            commit_version: Some(COMMIT.into()),
-            firmware_link: None
-        }
+        PlatformCommand::Update(UpdateCommand {
+            version: Some(COMMIT.into()),
+            compiled_firmware_link: None
+        })
     );
     assert_eq!(
         snapshot(setup.unit.dir()),

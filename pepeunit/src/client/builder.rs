@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::{Inner, PepeunitClient, logger_config};
+use super::{Inner, PepeunitClient};
 use crate::error::Result;
-use crate::logger::Logger;
+use crate::logger::{Logger, LoggerConfig};
 use crate::schema::Schema;
-use crate::settings::Settings;
+use crate::settings::{Env, Settings};
 use crate::state::StateProbe;
 use crate::update::{RestartMode, UpdateOptions};
 
@@ -47,6 +47,9 @@ impl ClientBuilder {
         let settings = Settings::load(&self.env_path)?;
         let schema = Schema::load(&self.schema_path)?;
         let logger = Logger::open(&self.log_path, logger_config(&settings.current()))?;
+        // The logger follows every reload of env.json, whoever makes it.
+        let follower = logger.clone();
+        settings.on_change(move |env| follower.set_config(logger_config(env)));
         crate::update::firmware::guard::check_at_start(&logger)?;
         #[cfg(feature = "rest")]
         let rest = self.rest.build(&settings, &logger)?;
@@ -54,7 +57,9 @@ impl ClientBuilder {
         // gave a hook of their own.
         #[cfg(all(feature = "mqtt", feature = "rest"))]
         let mqtt = match rest {
-            Some(_) => self.mqtt.or_commands(crate::update::default_commands),
+            Some(_) => self
+                .mqtt
+                .or_commands(|| Arc::new(crate::runtime::RestCommands)),
             None => self.mqtt,
         };
         #[cfg(all(feature = "mqtt", not(feature = "rest")))]
@@ -73,6 +78,13 @@ impl ClientBuilder {
                 mqtt: mqtt.build(),
             }),
         })
+    }
+}
+
+fn logger_config(env: &Env) -> LoggerConfig {
+    LoggerConfig {
+        min_level: env.min_log_level,
+        max_length: env.max_log_length,
     }
 }
 

@@ -20,11 +20,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::Result;
 use crate::files;
-use crate::logger::{Logger, LoggerConfig};
+use crate::logger::Logger;
 use crate::schema::{Schema, Topics};
 use crate::settings::{Env, Settings};
 use crate::state::{StateProbe, SystemState};
-use crate::update::{RestartMode, UpdateOptions, UpdateReport, restart};
+use crate::update::{Restart, RestartMode, UpdateOptions, UpdateReport};
 
 /// The unit's handle on its settings, topics, log, state and program files.
 #[derive(Clone)]
@@ -89,7 +89,7 @@ impl PepeunitClient {
         files::replace_validated(self.inner.settings.path(), new_env, |text| {
             Env::parse(text, &source).map(drop)
         })?;
-        self.reload_settings()
+        self.inner.settings.update_from_file()
     }
 
     /// Replaces schema.json with the file at `new_schema` (refused, file untouched, when invalid) and reloads.
@@ -127,10 +127,13 @@ impl PepeunitClient {
             program_dir.display()
         ));
         if self.restart_mode() == RestartMode::ReloadOnly {
-            self.reload_settings()?;
+            self.inner.settings.update_from_file()?;
             self.inner.schema.update_from_file()?;
         }
-        restart::restart_after_update_blocking(self, None)?;
+        // Blocking, so without the MQTT runtime's clean stop: the process is replaced as it is.
+        let restart = self.restart();
+        restart.announce_update(logger);
+        restart.replace_process(logger, None)?;
         Ok(report)
     }
 
@@ -144,6 +147,7 @@ impl PepeunitClient {
     }
 
     /// The options updates are applied with.
+    #[cfg(feature = "rest")]
     pub(crate) fn update_options(&self) -> &UpdateOptions {
         &self.inner.update_options
     }
@@ -153,25 +157,17 @@ impl PepeunitClient {
         self.inner.restart_mode
     }
 
+    /// How this unit restarts after an update or a `reset` command.
+    pub(crate) fn restart(&self) -> Restart {
+        Restart {
+            mode: self.inner.restart_mode,
+            grace: self.inner.update_options.startup_grace,
+        }
+    }
+
     /// The MQTT runtime, or [`crate::Error::MqttDisabled`] when the client was built without it.
     #[cfg(feature = "mqtt")]
     pub(crate) fn mqtt_runtime(&self) -> Result<&crate::runtime::MqttRuntime> {
         self.inner.mqtt.as_deref().ok_or(crate::Error::MqttDisabled)
-    }
-
-    /// Re-reads env.json and re-derives everything that depends on it.
-    pub(crate) fn reload_settings(&self) -> Result<()> {
-        self.inner.settings.update_from_file()?;
-        self.inner
-            .logger
-            .set_config(logger_config(&self.inner.settings.current()));
-        Ok(())
-    }
-}
-
-pub(super) fn logger_config(env: &Env) -> LoggerConfig {
-    LoggerConfig {
-        min_level: env.min_log_level,
-        max_length: env.max_log_length,
     }
 }

@@ -4,10 +4,10 @@
 //! [`ReqwestHttp`] is the default. Everything Pepeunit-specific — URLs built from the settings in
 //! force at each call, the `x-auth-token` header, both response shapes of env/schema, `{"detail": …}`
 //! errors as [`Error::Backend`](crate::Error::Backend), retries of GETs — is done once, here; the
-//! calls themselves are in `calls.rs`. They are methods of
-//! [`PepeunitClient`](crate::client::PepeunitClient) (`client/rest.rs` forwards to them); on a client
-//! built without `.rest(true)` they return [`Error::RestDisabled`](crate::Error::RestDisabled). What
-//! the update commands do with them is the update pipeline's ([`crate::update`]).
+//! calls themselves are in `calls.rs`. They are methods of `PepeunitClient` (`client/rest.rs` forwards
+//! to them); on a client built without `.rest(true)` they return
+//! [`Error::RestDisabled`](crate::Error::RestDisabled). What the update commands do with them is the
+//! update pipeline's ([`crate::update`]).
 //!
 //! The token only ever travels in the `x-auth-token` header: never in a URL, an error or a log line.
 
@@ -16,19 +16,6 @@ mod calls;
 pub mod http;
 mod reqwest_http;
 pub mod types;
-
-/// The default platform-command hook, at its old path (it lives in [`crate::update`]).
-#[cfg(feature = "mqtt")]
-pub mod commands {
-    pub use crate::update::RestCommands;
-}
-
-/// The results of the update commands, at their old path (they live in [`crate::update`]).
-pub mod update {
-    pub use crate::update::{
-        AppliedUpdate, EnvChange, ReplacedExecutable, SchemaChange, UpdateCommand, UpdateOutcome,
-    };
-}
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,12 +1,13 @@
-//! The MQTT side of the platform commands on `input_base_topic` (PROTOCOL §5): which command a message
-//! is (its payload checked by [`crate::update::UpdateCommand`]'s parser and its siblings), `log_sync`
-//! and `reset` here, and the [`PlatformCommands`] hook through which the update pipeline
-//! ([`crate::update::RestCommands`] by default) runs `update`, `env_update` and `schema_update`. After
-//! the hook, the runtime follows what the reload changed ([`crate::update::EnvChange`],
-//! [`crate::update::SchemaChange`]): it subscribes to new input topics, unsubscribes from removed ones
-//! and reconnects when the broker host, port, token or keepalive changed; then, if the hook installed a
-//! new version ([`AfterCommand::Restart`]), the update pipeline's one `restart_after_update` stops
-//! cleanly and restarts per the restart mode.
+//! Where MQTT meets the update pipeline — the one place that knows both. The platform commands on
+//! `input_base_topic` (PROTOCOL §5): which command a message is (its payload checked by
+//! [`crate::update::UpdateCommand`]'s parser and its siblings), `log_sync` and `reset` here, and the
+//! [`PlatformCommands`] hook that runs `update`, `env_update` and `schema_update` ([`RestCommands`],
+//! the update flows over REST, by default). After the hook, the runtime follows what the reload changed
+//! ([`crate::update::EnvChange`], [`crate::update::SchemaChange`]): it subscribes to new input topics,
+//! unsubscribes from removed ones and reconnects when the broker host, port, token or keepalive
+//! changed; then, if the hook installed a new version ([`AfterCommand::Restart`]), the unit's one
+//! restart sequence (`restart_cleanly`, which `reset` uses too) stops cleanly and restarts per the
+//! restart mode.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -17,20 +18,14 @@ use crate::BoxFuture;
 use crate::client::PepeunitClient;
 use crate::error::{Error, Result};
 use crate::mqtt::transport::max_payload_size;
-use crate::update::restart::restart_after_update;
-use crate::update::{self, Loaded, ReplacedExecutable, RestartMode, UpdateCommand, check_command};
+use crate::update::{Loaded, ReplacedExecutable, RestartMode, UpdateCommand, check_command};
 
 /// A command that needs the REST API, handed to the [`PlatformCommands`] hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlatformCommand {
-    /// `update/pepeunit`: bring the program to `commit_version`.
-    Update {
-        /// `PU_COMMIT_VERSION` (legacy `NEW_COMMIT_VERSION`) of the payload, if it had one. The hook
-        /// decides whether an equal version means nothing to do.
-        commit_version: Option<String>,
-        /// `COMPILED_FIRMWARE_LINK`: where a compiled program's new binary is (no auth header).
-        firmware_link: Option<String>,
-    },
+    /// `update/pepeunit`: bring the program to the command's version. The hook decides whether a
+    /// version equal to the one in force means nothing to do.
+    Update(UpdateCommand),
     /// `env_update/pepeunit`: fetch env.json, replace it and reload the settings.
     EnvUpdate,
     /// `schema_update/pepeunit`: fetch schema.json, replace it and reload the schema.
@@ -70,12 +65,52 @@ pub enum AfterCommand {
     },
 }
 
-impl From<UpdateCommand> for PlatformCommand {
-    fn from(command: UpdateCommand) -> PlatformCommand {
-        PlatformCommand::Update {
-            commit_version: command.version,
-            firmware_link: command.compiled_firmware_link,
-        }
+/// The REST layer's platform-command hook, installed by the builder when a client has both transports
+/// and the user gave no hook: `update/pepeunit`, `env_update/pepeunit` and `schema_update/pepeunit` run
+/// through the update flows. A unit that wants its own update handling gives the builder another
+/// [`PlatformCommands`], which may call the same client methods.
+#[cfg(feature = "rest")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RestCommands;
+
+#[cfg(feature = "rest")]
+impl PlatformCommands for RestCommands {
+    fn run<'a>(
+        &'a self,
+        client: &'a PepeunitClient,
+        command: PlatformCommand,
+    ) -> BoxFuture<'a, Result<AfterCommand>> {
+        Box::pin(async move {
+            let done = match command {
+                PlatformCommand::EnvUpdate => client
+                    .apply_env_update()
+                    .await
+                    .map(|_| AfterCommand::Continue),
+                PlatformCommand::SchemaUpdate => client
+                    .apply_schema_update()
+                    .await
+                    .map(|_| AfterCommand::Continue),
+                PlatformCommand::Update(command) => client
+                    .apply_update_command(&command)
+                    .await
+                    .map(|outcome| after_update(&outcome)),
+            };
+            // Each flow has logged its failure ("Env update failed: …", "Update to … failed: …");
+            // returned, the command handler would log it a second time.
+            Ok(done.unwrap_or_default())
+        })
+    }
+}
+
+/// What follows an update command: a restart (into the new executable, if there is one) once a new
+/// version is installed.
+#[cfg(feature = "rest")]
+pub(crate) fn after_update(outcome: &crate::update::UpdateOutcome) -> AfterCommand {
+    match outcome {
+        crate::update::UpdateOutcome::UpToDate { .. } => AfterCommand::Continue,
+        crate::update::UpdateOutcome::Applied(applied) => AfterCommand::Restart {
+            executable: applied.executable.clone(),
+        },
     }
 }
 
@@ -130,20 +165,45 @@ pub(crate) async fn reload_then_restart<T>(
     work: impl Future<Output = Result<T>>,
     after: impl FnOnce(&T) -> AfterCommand,
 ) -> Result<T> {
-    let before = Loaded::take(client);
+    let before = Loaded::take(client.settings(), client.schema());
     let result = work.await;
     follow_reload(client, &before).await?;
     let value = result?;
     if let AfterCommand::Restart { executable } = after(&value) {
-        restart_after_update(client, executable.as_ref()).await?;
+        let restart = client.restart();
+        restart.announce_update(client.logger());
+        if restart.mode.is_process() {
+            restart_cleanly(client, executable.as_ref()).await?;
+        }
     }
     Ok(value)
+}
+
+/// The unit's one restart sequence, after an update or on `reset`: stop cleanly (log entries
+/// published, DISCONNECT), flush the log and replace the process (under the start-up guard when the
+/// update replaced the executable). It returns only on failure, and then ends the main cycle: a unit
+/// whose connection is gone must end, so that its supervisor can start it again.
+async fn restart_cleanly(
+    client: &PepeunitClient,
+    executable: Option<&ReplacedExecutable>,
+) -> Result<()> {
+    let runtime = client.mqtt_runtime()?;
+    runtime.shutdown(client).await;
+    let restarted = client
+        .restart()
+        .replace_process(client.logger(), executable);
+    if restarted.is_err() {
+        runtime.request_stop();
+    }
+    restarted
 }
 
 /// The command on topic name `name`, `None` for a name that is no command.
 fn parse(name: &str, payload: &[u8]) -> std::result::Result<Option<Command>, String> {
     let command = match name {
-        "update/pepeunit" => Command::Platform(UpdateCommand::read(payload)?.into()),
+        "update/pepeunit" => {
+            Command::Platform(PlatformCommand::Update(UpdateCommand::read(payload)?))
+        }
         "env_update/pepeunit" => {
             check_command(payload, "EnvUpdate")?;
             Command::Platform(PlatformCommand::EnvUpdate)
@@ -191,8 +251,8 @@ async fn reset(client: &PepeunitClient) -> Result<()> {
     let logger = client.logger();
     match mode {
         RestartMode::ReloadOnly => {
-            let before = Loaded::take(client);
-            client.reload_settings()?;
+            let before = Loaded::take(client.settings(), client.schema());
+            client.settings().update_from_file()?;
             client.schema().update_from_file()?;
             follow_reload(client, &before).await?;
             logger.info("Reset: env and schema reloaded (restart mode ReloadOnly)");
@@ -204,8 +264,7 @@ async fn reset(client: &PepeunitClient) -> Result<()> {
         }
         RestartMode::ExecInPlace | RestartMode::SpawnAndExit => {
             logger.info(format!("Reset: restarting the program ({mode:?})"));
-            client.mqtt_runtime()?.shutdown(client).await;
-            update::restart_process(mode)
+            restart_cleanly(client, None).await
         }
     }
 }
@@ -214,14 +273,14 @@ async fn reset(client: &PepeunitClient) -> Result<()> {
 /// input topics, subscribes to new ones, and reconnects when a connection setting changed.
 async fn follow_reload(client: &PepeunitClient, before: &Loaded) -> Result<()> {
     let runtime = client.mqtt_runtime()?;
-    let schema = before.schema_change(client);
+    let schema = before.schema_change(client.schema());
     if !schema.unsubscribe.is_empty() {
         runtime.transport().unsubscribe(schema.unsubscribe).await?;
     }
     if !schema.subscribe.is_empty() {
         runtime.transport().subscribe(schema.subscribe).await?;
     }
-    let env = before.env_change(client);
+    let env = before.env_change(client.settings());
     if env.needs_reconnect() {
         let keys: Vec<&str> = env.connection_keys().collect();
         client.logger().info(format!(
@@ -253,15 +312,17 @@ mod tests {
         let update = br#"{"COMMAND": "Update", "PU_COMMIT_VERSION": "abc", "COMPILED_FIRMWARE_LINK": "http://x/b"}"#;
         assert_eq!(
             parse("update/pepeunit", update),
-            Ok(Some(Command::Platform(PlatformCommand::Update {
-                commit_version: Some("abc".into()),
-                firmware_link: Some("http://x/b".into()),
-            })))
+            Ok(Some(Command::Platform(PlatformCommand::Update(
+                UpdateCommand {
+                    version: Some("abc".into()),
+                    compiled_firmware_link: Some("http://x/b".into()),
+                }
+            ))))
         );
         let legacy = br#"{"COMMAND": "Update", "NEW_COMMIT_VERSION": "old"}"#;
         assert!(matches!(
             parse("update/pepeunit", legacy),
-            Ok(Some(Command::Platform(PlatformCommand::Update { commit_version: Some(v), .. }))) if v == "old"
+            Ok(Some(Command::Platform(PlatformCommand::Update(UpdateCommand { version: Some(v), .. })))) if v == "old"
         ));
         assert_eq!(
             parse("log_sync/pepeunit", br#"{"COMMAND": "LogSync"}"#),

@@ -134,7 +134,7 @@ impl MqttRuntime {
     pub(crate) fn settings_changes(&self, client: &PepeunitClient) -> Arc<Notify> {
         self.watching_settings.call_once(|| {
             let changed = self.settings_changed.clone();
-            client.settings().on_change(move || changed.notify_one());
+            client.settings().on_change(move |_| changed.notify_one());
         });
         self.settings_changed.clone()
     }

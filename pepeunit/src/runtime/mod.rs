@@ -38,9 +38,11 @@ mod schedule;
 pub use bytes::Bytes;
 
 #[cfg(feature = "rest")]
-pub(crate) use commands::reload_then_restart;
+pub use commands::RestCommands;
 pub(crate) use commands::schema_subscriptions;
 pub use commands::{AfterCommand, PlatformCommand, PlatformCommands};
+#[cfg(feature = "rest")]
+pub(crate) use commands::{after_update, reload_then_restart};
 pub use declared::{Outputs, Period, ScheduledOutput};
 pub(crate) use engine::{MqttRuntime, MqttSetup};
 pub use extract::{FromMessage, Json, Rejected, Topic};

@@ -53,9 +53,8 @@ mod loaded {
     use serde_json::Value;
 
     use super::{EnvChange, SchemaChange};
-    use crate::client::PepeunitClient;
-    use crate::schema::Topics;
-    use crate::settings::Env;
+    use crate::schema::{Schema, Topics};
+    use crate::settings::{Env, Settings};
 
     /// The env.json and schema.json in force before a reload, to tell afterwards what it changed.
     pub(crate) struct Loaded {
@@ -64,24 +63,21 @@ mod loaded {
     }
 
     impl Loaded {
-        /// What `client` has in force now.
-        pub(crate) fn take(client: &PepeunitClient) -> Loaded {
+        /// What is in force now.
+        pub(crate) fn take(settings: &Settings, schema: &Schema) -> Loaded {
             Loaded {
-                env: client.settings().current(),
-                topics: client.schema().current(),
+                env: settings.current(),
+                topics: schema.current(),
             }
         }
 
         /// What the env in force now changed since [`Loaded::take`].
-        pub(crate) fn env_change(&self, client: &PepeunitClient) -> EnvChange {
+        pub(crate) fn env_change(&self, settings: &Settings) -> EnvChange {
             let as_object = |env: &Env| match serde_json::to_value(env) {
                 Ok(Value::Object(object)) => object,
                 _ => serde_json::Map::new(),
             };
-            let (old, new) = (
-                as_object(&self.env),
-                as_object(&client.settings().current()),
-            );
+            let (old, new) = (as_object(&self.env), as_object(&settings.current()));
             let mut changed_keys: Vec<String> = new
                 .iter()
                 .filter(|(key, value)| old.get(*key) != Some(*value))
@@ -93,8 +89,8 @@ mod loaded {
         }
 
         /// What the schema in force now changed since [`Loaded::take`].
-        pub(crate) fn schema_change(&self, client: &PepeunitClient) -> SchemaChange {
-            let new_topics = client.schema().current();
+        pub(crate) fn schema_change(&self, schema: &Schema) -> SchemaChange {
+            let new_topics = schema.current();
             let (old, new) = (
                 self.topics.input_subscriptions(),
                 new_topics.input_subscriptions(),

@@ -23,14 +23,6 @@ impl UpdateCommand {
         UpdateCommand::read(payload).map_err(invalid)
     }
 
-    /// Reads the command from its parsed JSON, checked as [`UpdateCommand::parse`] does; unknown keys
-    /// are ignored.
-    pub fn from_value(value: &Value) -> Result<UpdateCommand> {
-        command_fields(value, "Update")
-            .and_then(UpdateCommand::from_object)
-            .map_err(invalid)
-    }
-
     /// [`UpdateCommand::parse`] with the reason as text (the runtime logs it with the topic).
     pub(crate) fn read(payload: &[u8]) -> std::result::Result<UpdateCommand, String> {
         let value = command_json(payload)?;

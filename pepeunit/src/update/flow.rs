@@ -1,8 +1,9 @@
 //! The update flows over REST (cargo feature `rest`; PROTOCOL §5 minus MQTT): `update/pepeunit`
 //! (download → check → swap the executable → apply the archive → reload), `env_update/pepeunit` and
 //! `schema_update/pepeunit` (download → check → replace → reload). Each returns what changed, so the
-//! MQTT runtime only has to act on it (resubscribe, reconnect, restart); `perform_update` runs the
-//! whole sequence itself. The client's methods (`client/update.rs`) forward here.
+//! MQTT runtime only has to act on it (resubscribe, reconnect, restart). The flows take an
+//! [`Updater`] — the unit's files, logger, REST API and update options — not the client, whose methods
+//! (`client/update.rs`) forward here.
 //!
 //! A failure at any step is logged through the unit logger and leaves the program's files, the running
 //! executable and the settings in force as they were.
@@ -15,14 +16,42 @@ use super::change::{EnvChange, Loaded, SchemaChange};
 use super::command::UpdateCommand;
 use super::firmware::{self, ReplacedExecutable};
 use super::process::current_exe;
-use super::restart::restart_after_update;
-use crate::client::PepeunitClient;
 use crate::error::{Error, Result};
 use crate::files;
-use crate::schema::Topics;
-use crate::settings::Env;
+use crate::logger::Logger;
+use crate::rest::RestApi;
+use crate::schema::{Schema, Topics};
+use crate::settings::{Env, Settings};
 
-/// What [`PepeunitClient::apply_update_command`] did.
+/// What the update flows work with.
+#[derive(Clone, Copy)]
+pub(crate) struct Updater<'a> {
+    pub(crate) settings: &'a Settings,
+    pub(crate) schema: &'a Schema,
+    pub(crate) logger: &'a Logger,
+    pub(crate) rest: &'a RestApi,
+    pub(crate) options: &'a UpdateOptions,
+}
+
+impl Updater<'_> {
+    /// The directory holding env.json: the program directory that updates replace.
+    fn program_dir(&self) -> std::path::PathBuf {
+        files::parent_dir(self.settings.path())
+    }
+
+    fn loaded(&self) -> Loaded {
+        Loaded::take(self.settings, self.schema)
+    }
+
+    fn log_outcome<T>(&self, what: &str, result: &Result<T>) {
+        match result {
+            Ok(_) => self.logger.info(format!("{what} applied")),
+            Err(e) => self.logger.error(format!("{what} failed: {e}")),
+        }
+    }
+}
+
+/// What an `update/pepeunit` command did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpdateOutcome {
     /// env.json already names the command's version (and version checks are on): nothing done.
@@ -34,20 +63,6 @@ pub enum UpdateOutcome {
     /// and resubscribes as the changes say, then restarts per the restart mode (a compiled unit must:
     /// the new binary only runs after a restart).
     Applied(Box<AppliedUpdate>),
-}
-
-#[cfg(feature = "mqtt")]
-impl UpdateOutcome {
-    /// What the runtime does next: a restart (into the new executable, if there is one) once a new
-    /// version is installed.
-    pub(crate) fn after(&self) -> crate::runtime::AfterCommand {
-        match self {
-            UpdateOutcome::UpToDate { .. } => crate::runtime::AfterCommand::Continue,
-            UpdateOutcome::Applied(applied) => crate::runtime::AfterCommand::Restart {
-                executable: applied.executable.clone(),
-            },
-        }
-    }
 }
 
 /// The details of an applied update.
@@ -67,48 +82,48 @@ pub struct AppliedUpdate {
     pub schema: SchemaChange,
 }
 
-/// [`PepeunitClient::apply_env_update`].
-pub(crate) async fn apply_env_update(client: &PepeunitClient) -> Result<EnvChange> {
-    let result = replace_env(client).await;
-    log_outcome(client, "Env update", &result);
-    result
-}
-
-/// [`PepeunitClient::apply_schema_update`].
-pub(crate) async fn apply_schema_update(client: &PepeunitClient) -> Result<SchemaChange> {
+/// `env_update/pepeunit`: downloads env.json, checks it, replaces the live file and reloads.
+pub(crate) async fn apply_env_update(updater: &Updater<'_>) -> Result<EnvChange> {
     let result = async {
-        let text = client.rest_api()?.fetch_schema().await?;
-        let before = Loaded::take(client);
-        files::write_atomic(client.schema().path(), text.as_bytes())?;
-        client.schema().update_from_file()?;
-        Ok(before.schema_change(client))
+        let text = updater.rest.fetch_env().await?;
+        let before = updater.loaded();
+        files::write_atomic(updater.settings.path(), text.as_bytes())?;
+        updater.settings.update_from_file()?;
+        Ok(before.env_change(updater.settings))
     }
     .await;
-    log_outcome(client, "Schema update", &result);
+    updater.log_outcome("Env update", &result);
     result
 }
 
-/// [`PepeunitClient::apply_update_command`].
+/// `schema_update/pepeunit`: downloads schema.json, checks it, replaces the live file and reloads.
+pub(crate) async fn apply_schema_update(updater: &Updater<'_>) -> Result<SchemaChange> {
+    let result = async {
+        let text = updater.rest.fetch_schema().await?;
+        let before = updater.loaded();
+        files::write_atomic(updater.schema.path(), text.as_bytes())?;
+        updater.schema.update_from_file()?;
+        Ok(before.schema_change(updater.schema))
+    }
+    .await;
+    updater.log_outcome("Schema update", &result);
+    result
+}
+
+/// `update/pepeunit` without the restart: version check, download, checked apply, reload.
 pub(crate) async fn apply_update_command(
-    client: &PepeunitClient,
+    updater: &Updater<'_>,
     command: &UpdateCommand,
 ) -> Result<UpdateOutcome> {
-    let logger = client.logger();
-    let current = client.settings().current().commit_version.clone();
-    let check = match client.rest_api() {
-        Ok(api) => api.options.check_version,
-        Err(e) => {
-            logger.error(format!("Update failed: {e}"));
-            return Err(e);
-        }
-    };
-    if check && command.version.as_deref() == Some(current.as_str()) {
+    let logger = updater.logger;
+    let current = updater.settings.current().commit_version.clone();
+    if updater.rest.options.check_version && command.version.as_deref() == Some(current.as_str()) {
         logger.info(format!("No update needed: already at version {current}"));
         return Ok(UpdateOutcome::UpToDate { version: current });
     }
     let target = command.version.as_deref().unwrap_or("(unspecified)");
     logger.info(format!("Update from {current} to {target} started"));
-    let result = update_to(client, command).await;
+    let result = update_to(updater, command).await;
     match &result {
         Ok(applied) => logger.info(format!(
             "Update to {} applied: {}",
@@ -119,36 +134,24 @@ pub(crate) async fn apply_update_command(
     result.map(|applied| UpdateOutcome::Applied(Box::new(applied)))
 }
 
-/// [`PepeunitClient::perform_update`].
-pub(crate) async fn perform_update(client: &PepeunitClient) -> Result<UpdateOutcome> {
-    let target = client.get_target_version().await?;
-    client.logger().info(format!(
+/// The command `perform_update` runs: the update to the backend's target version (it carries no
+/// firmware link: a compiled unit's binary only comes with the `update` command).
+pub(crate) async fn target_version_command(updater: &Updater<'_>) -> Result<UpdateCommand> {
+    let target = updater.rest.get_target_version().await?;
+    updater.logger.info(format!(
         "Update to {} requested (target version)",
         target.commit
     ));
-    let command = UpdateCommand {
+    Ok(UpdateCommand {
         version: Some(target.commit),
         compiled_firmware_link: None,
-    };
-    #[cfg(feature = "mqtt")]
-    if client.mqtt_runtime().is_ok() {
-        let work = apply_update_command(client, &command);
-        return crate::runtime::reload_then_restart(client, work, UpdateOutcome::after).await;
-    }
-    let outcome = apply_update_command(client, &command).await?;
-    if let UpdateOutcome::Applied(applied) = &outcome {
-        restart_after_update(client, applied.executable.as_ref()).await?;
-    }
-    Ok(outcome)
+    })
 }
 
-/// [`PepeunitClient::download_firmware`].
-pub(crate) async fn download_firmware(
-    client: &PepeunitClient,
-    url: &str,
-    dest: &Path,
-) -> Result<u64> {
-    let bytes = client.rest_api()?.download_public(url, dest).await?;
+/// Downloads a compiled unit's binary from the public `url` to `dest` and checks it is a complete
+/// executable of this platform; on failure `dest` does not exist.
+pub(crate) async fn download_firmware(rest: &RestApi, url: &str, dest: &Path) -> Result<u64> {
+    let bytes = rest.download_public(url, dest).await?;
     let checked = firmware::check_executable(dest).and_then(|()| firmware::make_executable(dest));
     if let Err(e) = checked {
         let _ = fs::remove_file(dest);
@@ -157,27 +160,19 @@ pub(crate) async fn download_firmware(
     Ok(bytes)
 }
 
-async fn replace_env(client: &PepeunitClient) -> Result<EnvChange> {
-    let text = client.rest_api()?.fetch_env().await?;
-    let before = Loaded::take(client);
-    files::write_atomic(client.settings().path(), text.as_bytes())?;
-    client.reload_settings()?;
-    Ok(before.env_change(client))
-}
-
-async fn update_to(client: &PepeunitClient, command: &UpdateCommand) -> Result<AppliedUpdate> {
-    let program_dir = client.program_dir();
+async fn update_to(updater: &Updater<'_>, command: &UpdateCommand) -> Result<AppliedUpdate> {
+    let program_dir = updater.program_dir();
     let archive = files::temp_sibling(&program_dir.join("pepeunit-update-archive"));
     let result = async {
-        let bytes = client.download_update(&archive).await?;
-        client
-            .logger()
+        let bytes = updater.rest.download_update(&archive).await?;
+        updater
+            .logger
             .info(format!("Update archive downloaded ({bytes} bytes)"));
         let executable = match &command.compiled_firmware_link {
-            Some(link) => Some(replace_executable(client, link).await?),
+            Some(link) => Some(replace_executable(updater, link).await?),
             None => None,
         };
-        let applied = apply_archive(client, &archive, &program_dir).await;
+        let applied = apply_archive(updater.options, &archive, &program_dir).await;
         match (applied, &executable) {
             (Err(e), Some(exe)) => Err(match exe.restore() {
                 Ok(()) => e,
@@ -191,17 +186,17 @@ async fn update_to(client: &PepeunitClient, command: &UpdateCommand) -> Result<A
     .await;
     let _ = fs::remove_file(&archive);
     let (files, executable) = result?;
-    let from_version = client.settings().current().commit_version.clone();
-    let before = Loaded::take(client);
-    client.reload_settings()?;
-    client.schema().update_from_file()?;
+    let from_version = updater.settings.current().commit_version.clone();
+    let before = updater.loaded();
+    updater.settings.update_from_file()?;
+    updater.schema.update_from_file()?;
     Ok(AppliedUpdate {
         from_version,
-        to_version: client.settings().current().commit_version.clone(),
+        to_version: updater.settings.current().commit_version.clone(),
         files,
         executable,
-        env: before.env_change(client),
-        schema: before.schema_change(client),
+        env: before.env_change(updater.settings),
+        schema: before.schema_change(updater.schema),
     })
 }
 
@@ -210,12 +205,12 @@ async fn update_to(client: &PepeunitClient, command: &UpdateCommand) -> Result<A
 /// Unpacking and swapping is blocking file work of any size: it runs on tokio's blocking pool, so
 /// the MQTT connection sharing this runtime keeps being polled meanwhile.
 async fn apply_archive(
-    client: &PepeunitClient,
+    options: &UpdateOptions,
     archive: &Path,
     program_dir: &Path,
 ) -> Result<UpdateReport> {
     let (archive, program_dir) = (archive.to_path_buf(), program_dir.to_path_buf());
-    let options = client.update_options().clone();
+    let options = options.clone();
     tokio::task::spawn_blocking(move || apply_checked_archive(&archive, &program_dir, &options))
         .await
         .map_err(|e| Error::Update(format!("applying the archive stopped: {e}")))?
@@ -223,7 +218,7 @@ async fn apply_archive(
 
 /// Downloads and checks the new binary beside the running executable, then swaps it in. Refused
 /// while the previous update's binary is still on probation (see [`firmware::guard`]).
-async fn replace_executable(client: &PepeunitClient, link: &str) -> Result<ReplacedExecutable> {
+async fn replace_executable(updater: &Updater<'_>, link: &str) -> Result<ReplacedExecutable> {
     let mut replaced = ReplacedExecutable::beside(&current_exe()?);
     let exe = &replaced.path.clone();
     if firmware::guard::on_probation(exe) {
@@ -234,18 +229,18 @@ async fn replace_executable(client: &PepeunitClient, link: &str) -> Result<Repla
     }
     let new = files::temp_sibling(exe);
     let result = async {
-        let bytes = download_firmware(client, link, &new).await?;
-        client.logger().info(format!(
+        let bytes = download_firmware(updater.rest, link, &new).await?;
+        updater.logger.info(format!(
             "New executable downloaded and checked ({bytes} bytes)"
         ));
-        replaced.keep_copy(client.settings().path())?;
-        replaced.keep_copy(client.schema().path())?;
+        replaced.keep_copy(updater.settings.path())?;
+        replaced.keep_copy(updater.schema.path())?;
         firmware::replace_exe(exe, &new, &replaced.backup)
     }
     .await;
     let _ = fs::remove_file(&new);
     result?;
-    client.logger().info(format!(
+    updater.logger.info(format!(
         "Executable {} replaced; the previous one is kept as {}",
         exe.display(),
         replaced.backup.display()
@@ -259,13 +254,6 @@ fn check_env(text: &str, source: &str) -> Result<()> {
 
 fn check_schema(text: &str, source: &str) -> Result<()> {
     Topics::parse(text, source).map(drop)
-}
-
-fn log_outcome<T>(client: &PepeunitClient, what: &str, result: &Result<T>) {
-    match result {
-        Ok(_) => client.logger().info(format!("{what} applied")),
-        Err(e) => client.logger().error(format!("{what} failed: {e}")),
-    }
 }
 
 /// [`apply::update_device_program_checked`] with the check that the archive's env.json and schema.json

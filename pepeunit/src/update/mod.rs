@@ -3,17 +3,17 @@
 //! 1. `command.rs`: the `update/pepeunit` payload ([`UpdateCommand`], one parser) and the checks every
 //!    command payload passes;
 //! 2. `flow.rs` (feature `rest`): download → check → swap the executable → apply the archive → reload,
-//!    and the env/schema updates; `hook.rs` (features `mqtt` + `rest`): [`RestCommands`], the
-//!    default hook through which the MQTT runtime runs them;
+//!    and the env/schema updates (the MQTT runtime runs them through its default command hook);
 //! 3. [`archive`]: reading an archive safely into a staging directory;
 //! 4. `apply.rs`: staging → swap into the program directory with backup and rollback
 //!    ([`update_device_program`]);
 //! 5. [`firmware`]: a compiled unit's new executable (checks, swap, backup) and its start-up guard;
 //! 6. `change.rs`: what a reload changed ([`EnvChange`], [`SchemaChange`]), which the runtime follows;
-//! 7. `restart.rs`: the one `restart_after_update`; `process.rs`: the restart modes
-//!    ([`RestartMode`], [`restart_process`]).
+//! 7. `restart.rs`: bringing an installed update into effect without MQTT (the runtime wraps it with
+//!    its clean stop); `process.rs`: the restart modes ([`RestartMode`], [`restart_process`]).
 //!
-//! Dependencies point one way: flow → apply/firmware/restart → guard → process.
+//! Dependencies point one way: flow → apply/firmware → guard → process; nothing here knows the
+//! client or the MQTT runtime.
 
 mod apply;
 pub mod archive;
@@ -22,10 +22,8 @@ mod command;
 pub mod firmware;
 #[cfg(feature = "rest")]
 pub(crate) mod flow;
-#[cfg(all(feature = "mqtt", feature = "rest"))]
-mod hook;
 mod process;
-pub(crate) mod restart;
+mod restart;
 
 pub use apply::{
     UpdateOptions, UpdateReport, update_device_program, update_device_program_checked,
@@ -39,9 +37,6 @@ pub(crate) use command::check_command;
 pub use firmware::ReplacedExecutable;
 #[cfg(feature = "rest")]
 pub use flow::{AppliedUpdate, UpdateOutcome};
-#[cfg(all(feature = "mqtt", feature = "rest"))]
-pub use hook::RestCommands;
-#[cfg(all(feature = "mqtt", feature = "rest"))]
-pub(crate) use hook::default_commands;
 pub(crate) use process::current_exe;
 pub use process::{RestartMode, restart_process};
+pub(crate) use restart::Restart;

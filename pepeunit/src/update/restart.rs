@@ -1,83 +1,52 @@
-//! After an update is installed: the one sequence that brings it into effect per the client's
-//! [`RestartMode`]. `ReloadOnly` and `None` only log (the files are already reloaded); the process
-//! modes log "Restarting …", stop cleanly (with MQTT: log entries published, DISCONNECT), flush the log
-//! and restart — under the start-up guard ([`super::firmware::guard`]) when the executable was
-//! replaced — and return only on failure.
+//! After an update is installed: what needs neither MQTT nor the client to bring it into effect per the
+//! [`RestartMode`] — the line that says what happens next, the log flush and the restart itself, under
+//! the start-up guard ([`super::firmware::guard`]) when the executable was replaced. A running MQTT
+//! unit wraps the process restart with its clean stop (the runtime's one restart sequence).
+
+use std::time::Duration;
 
 use super::firmware::{ReplacedExecutable, guard};
 use super::process::{RestartMode, restart_process};
-use crate::client::PepeunitClient;
 use crate::error::Result;
+use crate::logger::Logger;
 
-/// Brings an installed update into effect (see the module doc). If a process restart fails with MQTT
-/// on, the main cycle is stopped: a unit whose connection is gone must end, so that its supervisor
-/// can start it again.
-#[cfg(any(feature = "mqtt", feature = "rest"))]
-pub(crate) async fn restart_after_update(
-    client: &PepeunitClient,
-    executable: Option<&ReplacedExecutable>,
-) -> Result<()> {
-    let mode = announce(client);
-    #[cfg(feature = "mqtt")]
-    if mode.is_process()
-        && let Ok(runtime) = client.mqtt_runtime()
-    {
-        runtime.shutdown(client).await;
-    }
-    let restarted = restart_in_mode(client, mode, executable);
-    #[cfg(feature = "mqtt")]
-    if restarted.is_err()
-        && let Ok(runtime) = client.mqtt_runtime()
-    {
-        runtime.request_stop();
-    }
-    restarted
+/// How a unit restarts: the mode, and the grace period the start-up guard gives a new executable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Restart {
+    pub(crate) mode: RestartMode,
+    pub(crate) grace: Duration,
 }
 
-/// [`restart_after_update`] for a caller off the async runtime (the blocking
-/// `PepeunitClient::update_device_program`): the same, without the clean MQTT stop.
-pub(crate) fn restart_after_update_blocking(
-    client: &PepeunitClient,
-    executable: Option<&ReplacedExecutable>,
-) -> Result<()> {
-    restart_in_mode(client, announce(client), executable)
-}
-
-/// The client's restart mode, once a process restart is announced in the log (before the clean stop,
-/// so the line still reaches `log/pepeunit`).
-fn announce(client: &PepeunitClient) -> RestartMode {
-    let mode = client.restart_mode();
-    if mode.is_process() {
-        client
-            .logger()
-            .info(format!("Restarting after the update ({mode:?})"));
+impl Restart {
+    /// Logs what follows an installed update: a process restart is announced before the clean stop,
+    /// so that the line still reaches `log/pepeunit`; `ReloadOnly` and `None` say why nothing restarts.
+    pub(crate) fn announce_update(&self, logger: &Logger) {
+        match self.mode {
+            RestartMode::ReloadOnly => {
+                logger.info("Update in effect: env and schema reloaded (restart mode ReloadOnly)")
+            }
+            RestartMode::None => {
+                logger.info("Update installed; restart mode None: the program is not restarted")
+            }
+            mode => logger.info(format!("Restarting after the update ({mode:?})")),
+        }
     }
-    mode
-}
 
-fn restart_in_mode(
-    client: &PepeunitClient,
-    mode: RestartMode,
-    executable: Option<&ReplacedExecutable>,
-) -> Result<()> {
-    let logger = client.logger();
-    match (mode, executable) {
-        (RestartMode::ReloadOnly, _) => {
-            logger.info("Update in effect: env and schema reloaded (restart mode ReloadOnly)");
-            Ok(())
+    /// Replaces the process in the process modes (on success it never returns), under the start-up
+    /// guard when `executable` was replaced; the log is flushed first. `ReloadOnly` and `None` return
+    /// at once.
+    pub(crate) fn replace_process(
+        &self,
+        logger: &Logger,
+        executable: Option<&ReplacedExecutable>,
+    ) -> Result<()> {
+        if !self.mode.is_process() {
+            return Ok(());
         }
-        (RestartMode::None, _) => {
-            logger.info("Update installed; restart mode None: the program is not restarted");
-            Ok(())
-        }
-        (_, Some(executable)) => {
-            let _ = logger.flush();
-            let grace = client.update_options().startup_grace;
-            guard::restart_guarded(mode, executable, grace)
-        }
-        (_, None) => {
-            let _ = logger.flush();
-            restart_process(mode)
+        let _ = logger.flush();
+        match executable {
+            Some(executable) => guard::restart_guarded(self.mode, executable, self.grace),
+            None => restart_process(self.mode),
         }
     }
 }
