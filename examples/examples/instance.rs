@@ -3,10 +3,10 @@
 //!
 //! `cargo run -p pepeunit-examples --example instance [unit-dir]`
 
-use pepeunit::testkit::{Instance, InstanceOptions, UnitSpec};
+use pepeunit_testkit::{Instance, InstanceOptions, UnitSpec};
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> pepeunit::Result<()> {
+async fn main() -> pepeunit_testkit::Result<()> {
     let dir = std::env::args_os()
         .nth(1)
         .map(std::path::PathBuf::from)

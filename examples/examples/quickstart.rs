@@ -19,14 +19,14 @@ use std::time::Duration;
 use pepeunit::client::PepeunitClient;
 use pepeunit::runtime::extract::extract;
 use pepeunit::runtime::{InputHandler, OutputHandler, Outputs, Period};
-use pepeunit::testkit::{Command, Instance, InstanceOptions, TestUnit, UnitSpec};
 use pepeunit::update::RestartMode;
+use pepeunit_testkit::{Command, Instance, InstanceOptions, TestUnit, UnitSpec};
 use serde_json::json;
 
 const RUN_FOR: Duration = Duration::from_secs(6);
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> pepeunit::Result<()> {
+async fn main() -> pepeunit_testkit::Result<()> {
     let root = std::env::temp_dir().join(format!("pepeunit-quickstart-{}", std::process::id()));
     let instance = Instance::start(InstanceOptions {
         state_send_interval: 2,

@@ -95,9 +95,6 @@ pub enum Error {
         /// The backend's `detail`, or the body's start when it had none.
         detail: String,
     },
-    /// The local test instance could not do what was asked.
-    #[error("testkit: {0}")]
-    Testkit(String),
     /// The call needs the MQTT client, which this client was built without.
     #[error("MQTT is disabled: enable the `mqtt` cargo feature and the client's mqtt flag")]
     MqttDisabled,

@@ -39,9 +39,6 @@ pub mod rest;
 #[cfg(feature = "mqtt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mqtt")))]
 pub mod runtime;
-#[cfg(feature = "testkit")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
-pub mod testkit;
 
 // Their home is the update pipeline; the old paths stay.
 pub use update::{archive, firmware};

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use pepeunit::testkit::{Instance, ProgramSource, TestUnit, UnitSpec, UpdateStatus};
+use pepeunit_testkit::{Instance, ProgramSource, TestUnit, UnitSpec, UpdateStatus};
 use support::TempDir;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -130,7 +130,7 @@ impl Running {
             )
             .unwrap();
         self.instance
-            .send_command(&self.unit, pepeunit::testkit::Command::Update)
+            .send_command(&self.unit, pepeunit_testkit::Command::Update)
             .await
             .unwrap();
     }

@@ -562,8 +562,9 @@ fn a_start_that_loaded_the_new_binary_before_the_rollback_runs_the_restored_one(
     wait_until("the update marker", || {
         unit.marker("update-pending").exists()
     });
-    // The supervisor's start loads v2 (still on disk) and reaches our code only after that copy did.
-    let next = unit.spawn("run", &[], &[("CRASH_UNIT_STALL", "v2:2000")]);
+    // The supervisor's start loads v2 (still on disk) and reaches our code only after that copy did
+    // (6 s: the rollback and the copy's start took over 2 s on a loaded 2-core machine).
+    let next = unit.spawn("run", &[], &[("CRASH_UNIT_STALL", "v2:6000")]);
     stop(child);
     assert_eq!(unit.wait_started(next.id()), "v1");
     let pid = next.id() as i32;

@@ -462,8 +462,8 @@ fn program_files() -> Vec<(String, Vec<u8>)> {
     ]
 }
 
-fn built(packing: pepeunit::testkit::Packing) -> Vec<u8> {
-    pepeunit::testkit::update_archive(&program_files(), packing).unwrap()
+fn built(packing: pepeunit_testkit::Packing) -> Vec<u8> {
+    pepeunit_testkit::update_archive(&program_files(), packing).unwrap()
 }
 
 /// The program directory every archive case starts from.
@@ -566,7 +566,7 @@ fn archive_corpus() -> Vec<Vec<u8>> {
 
 #[test]
 fn tar_archives() {
-    use pepeunit::testkit::Packing;
+    use pepeunit_testkit::Packing;
     let seeds = vec![read("archives/update.tar"), built(Packing::Tar)];
     let mut fixed = archive_corpus();
     fixed.extend(seeds.iter().cloned());
@@ -575,7 +575,7 @@ fn tar_archives() {
 
 #[test]
 fn compressed_tar_archives() {
-    use pepeunit::testkit::Packing;
+    use pepeunit_testkit::Packing;
     let mut seeds: Vec<Vec<u8>> = vector_files("archives", "tgz")
         .into_iter()
         .filter(|p| {
@@ -608,7 +608,7 @@ fn edited_zip(edit: impl Fn(&mut Vec<u8>, usize)) -> Vec<u8> {
 
 #[test]
 fn zip_archives() {
-    use pepeunit::testkit::Packing;
+    use pepeunit_testkit::Packing;
     let seeds = vec![read("archives/update.zip"), built(Packing::Zip)];
     let zip = &seeds[0];
     let mut fixed = vec![
@@ -902,15 +902,15 @@ fn zip64_encrypted_and_multi_disk_zips_are_refused_or_read_correctly() {
     println!("zip fixtures: {count} (zip64, encrypted, multi-disk, long name, plain)");
 }
 
-#[cfg(all(feature = "mqtt", feature = "testkit"))]
+#[cfg(feature = "mqtt")]
 mod command_payloads {
     use std::collections::BTreeMap;
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     use pepeunit::client::PepeunitClient;
-    use pepeunit::testkit::UnitSpec;
     use pepeunit::update::RestartMode;
+    use pepeunit_testkit::UnitSpec;
     use serde_json::{Value, json};
 
     use super::support::prop::{Property, Verdict, mutate, mutate_json};

@@ -11,7 +11,7 @@ use pepeunit::client::PepeunitClient;
 use pepeunit::mqtt::MqttConfig;
 use pepeunit::rest::{HttpTimeouts, RestOptions};
 use pepeunit::runtime::Message;
-use pepeunit::testkit::{BrokerKind, Instance, InstanceOptions, LinkMode, TestUnit, UnitSpec};
+use pepeunit_testkit::{BrokerKind, Instance, InstanceOptions, LinkMode, TestUnit, UnitSpec};
 use serde_json::Value;
 use support::{TempDir, max_attempts, stop_cycle as stop};
 use tokio::sync::mpsc;

@@ -16,8 +16,8 @@ use pepeunit::rest::{
 };
 use pepeunit::schema::Topics;
 use pepeunit::settings::Env;
-use pepeunit::testkit::{BackendEra, Instance, ProgramSource, TestUnit, UnitSpec};
 use pepeunit::{BoxFuture, Error, Result};
+use pepeunit_testkit::{BackendEra, Instance, ProgramSource, TestUnit, UnitSpec};
 use serde_json::{Value, json};
 use support::{TempDir, fast_retries as fast, instance, unchanged};
 

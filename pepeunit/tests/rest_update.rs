@@ -8,10 +8,10 @@ use std::os::unix::fs::PermissionsExt;
 
 use pepeunit::client::PepeunitClient;
 use pepeunit::rest::RestOptions;
-use pepeunit::testkit::{BackendEra, Instance, ProgramSource, TestUnit, UnitSpec};
 use pepeunit::update::RestartMode;
 use pepeunit::update::{UpdateCommand, UpdateOutcome};
 use pepeunit::{Error, Result};
+use pepeunit_testkit::{BackendEra, Instance, ProgramSource, TestUnit, UnitSpec};
 use serde_json::json;
 use support::{TempDir, fast_retries as fast, instance, snapshot};
 

@@ -5,9 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use pepeunit::testkit::{
-    BrokerKind, Command, Instance, InstanceOptions, MAX_PACKET_SIZE, ProgramSource, RejectionKind,
-    TestUnit, UnitSpec, UpdateStatus,
+use pepeunit_testkit::{
+    BrokerKind, Command, Instance, InstanceOptions, ProgramSource, RejectionKind, TestUnit,
+    UnitSpec, UpdateStatus,
 };
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS,
@@ -442,7 +442,7 @@ async fn packets_over_256_kib_are_refused(broker: BrokerKind) {
     let mut client = UnitClient::connect(&instance, &unit, &[]).await;
     let output = topic(&unit, "output_topic", "output/pepeunit");
     // QoS 0 PUBLISH: 1 type byte + 3 length bytes + 2 topic length bytes + topic + payload.
-    let fitting = MAX_PACKET_SIZE - 6 - output.len();
+    let fitting = pepeunit::mqtt::MAX_PACKET_SIZE - 6 - output.len();
     client.publish(&output, vec![b'a'; fitting]).await;
     let seen = instance.next_message(&output, WAIT).await.unwrap();
     assert_eq!(seen.payload.len(), fitting);
@@ -627,7 +627,7 @@ macro_rules! on_both_brokers {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
-                    super::$test(pepeunit::testkit::BrokerKind::Mosquitto).await
+                    super::$test(pepeunit_testkit::BrokerKind::Mosquitto).await
                 }
             )*
         }
@@ -635,7 +635,7 @@ macro_rules! on_both_brokers {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
-                    super::$test(pepeunit::testkit::BrokerKind::Embedded).await
+                    super::$test(pepeunit_testkit::BrokerKind::Embedded).await
                 }
             )*
         }

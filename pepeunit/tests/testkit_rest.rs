@@ -4,7 +4,7 @@ mod support;
 
 use std::io::Read;
 
-use pepeunit::testkit::{BackendEra, Instance, ProgramSource, TestUnit, UnitSpec};
+use pepeunit_testkit::{BackendEra, Instance, ProgramSource, TestUnit, UnitSpec};
 use serde_json::{Value, json};
 use support::{TempDir, instance};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

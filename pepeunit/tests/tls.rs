@@ -13,7 +13,7 @@ use pepeunit::backoff::Backoff;
 use pepeunit::client::PepeunitClient;
 use pepeunit::mqtt::MqttConfig;
 use pepeunit::rest::RestOptions;
-use pepeunit::testkit::{Instance, InstanceOptions, TestUnit, UnitSpec};
+use pepeunit_testkit::{Instance, InstanceOptions, TestUnit, UnitSpec};
 use serde_json::Value;
 use support::{TempDir, max_attempts, stop_cycle};
 

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use pepeunit::client::PepeunitClient;
 use pepeunit::runtime::{Message, PlatformCommand, PlatformCommands};
-use pepeunit::testkit::{Command, Instance, ProgramSource, TestUnit, UnitSpec, UpdateStatus};
 use pepeunit::update::RestartMode;
 use pepeunit::update::{UpdateCommand, UpdateOutcome};
+use pepeunit_testkit::{Command, Instance, ProgramSource, TestUnit, UnitSpec, UpdateStatus};
 use support::{
     RecordingCommands, TempDir, fast_retries, fast_state_instance, record_inputs, snapshot, vector,
 };

@@ -9,7 +9,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pepeunit::testkit::{
+use pepeunit_testkit::{
     Command, Instance, InstanceOptions, ProgramSource, TestUnit, UnitSpec, UpdateStatus,
 };
 use serde_json::Value;

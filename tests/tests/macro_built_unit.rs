@@ -7,7 +7,7 @@ mod support;
 
 use std::path::Path;
 
-use pepeunit::testkit::{Instance, InstanceOptions, UnitSpec};
+use pepeunit_testkit::{Instance, InstanceOptions, UnitSpec};
 use support::{Dir, Unit, WAIT, output, stop_with_sigterm, wait_log};
 
 #[tokio::test(flavor = "current_thread")]

@@ -10,7 +10,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pepeunit::testkit::{Command, Instance, InstanceOptions, TestUnit, UnitSpec};
+use pepeunit_testkit::{Command, Instance, InstanceOptions, TestUnit, UnitSpec};
 use serde_json::Value;
 use support::{Dir, Unit, WAIT, output, stop_with_sigterm};
 

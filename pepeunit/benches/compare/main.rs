@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! PEPEUNIT_BENCH_PYTHON=target/bench-venv/bin/python \
-//!   cargo bench -p pepeunit --features mqtt,testkit --bench compare
+//!   cargo bench -p pepeunit --features mqtt --bench compare
 //! ```
 //!
 //! Environment:
@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use pepeunit::testkit::{BrokerKind, Instance, InstanceOptions, TestUnit, UnitSpec};
+use pepeunit_testkit::{BrokerKind, Instance, InstanceOptions, TestUnit, UnitSpec};
 
 use programs::Program;
 

@@ -37,8 +37,8 @@ use std::time::{Duration, Instant};
 
 use pepeunit::log_level::LogLevel;
 use pepeunit::logger::LogEntry;
-use pepeunit::testkit::Command as UnitCommand;
-use pepeunit::testkit::{BrokerKind, Instance, InstanceOptions, TestUnit, UnitSpec};
+use pepeunit_testkit::Command as UnitCommand;
+use pepeunit_testkit::{BrokerKind, Instance, InstanceOptions, TestUnit, UnitSpec};
 
 const INPUT_EVERY: Duration = Duration::from_millis(50);
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);

@@ -95,9 +95,8 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, Node> {
 }
 
 /// A testkit instance answering as the backend `era` does.
-#[cfg(feature = "testkit")]
-pub async fn instance(era: pepeunit::testkit::BackendEra) -> pepeunit::testkit::Instance {
-    pepeunit::testkit::Instance::start(pepeunit::testkit::InstanceOptions {
+pub async fn instance(era: pepeunit_testkit::BackendEra) -> pepeunit_testkit::Instance {
+    pepeunit_testkit::Instance::start(pepeunit_testkit::InstanceOptions {
         backend_era: era,
         ..Default::default()
     })
@@ -106,10 +105,9 @@ pub async fn instance(era: pepeunit::testkit::BackendEra) -> pepeunit::testkit::
 }
 
 /// A testkit instance on mosquitto (the broker CI has), whatever `BrokerKind::Auto` would pick.
-#[cfg(feature = "testkit")]
-pub async fn mosquitto_instance() -> pepeunit::testkit::Instance {
-    pepeunit::testkit::Instance::start(pepeunit::testkit::InstanceOptions {
-        broker: pepeunit::testkit::BrokerKind::Mosquitto,
+pub async fn mosquitto_instance() -> pepeunit_testkit::Instance {
+    pepeunit_testkit::Instance::start(pepeunit_testkit::InstanceOptions {
+        broker: pepeunit_testkit::BrokerKind::Mosquitto,
         ..Default::default()
     })
     .await
@@ -117,9 +115,8 @@ pub async fn mosquitto_instance() -> pepeunit::testkit::Instance {
 }
 
 /// A testkit instance whose units send their state every second (the tests that wait for a state).
-#[cfg(feature = "testkit")]
-pub async fn fast_state_instance() -> pepeunit::testkit::Instance {
-    pepeunit::testkit::Instance::start(pepeunit::testkit::InstanceOptions {
+pub async fn fast_state_instance() -> pepeunit_testkit::Instance {
+    pepeunit_testkit::Instance::start(pepeunit_testkit::InstanceOptions {
         state_send_interval: 1,
         ..Default::default()
     })
@@ -163,9 +160,9 @@ pub fn max_attempts(backoff: pepeunit::backoff::Backoff, window: std::time::Dura
 
 /// A client builder for a testkit unit with MQTT on, `config`, log.json in the unit's directory and
 /// no restarts.
-#[cfg(all(feature = "mqtt", feature = "testkit"))]
+#[cfg(feature = "mqtt")]
 pub fn mqtt_unit_builder(
-    unit: &pepeunit::testkit::TestUnit,
+    unit: &pepeunit_testkit::TestUnit,
     config: pepeunit::mqtt::MqttConfig,
 ) -> pepeunit::client::ClientBuilder {
     pepeunit::client::PepeunitClient::builder(

@@ -1,4 +1,4 @@
-//! The unit's own behaviour against a local Pepeunit instance (`pepeunit::testkit`: a real MQTT broker
+//! The unit's own behaviour against a local Pepeunit instance (`pepeunit-testkit`: a real MQTT broker
 //! and the REST endpoints on loopback), with the unit created from this repository's
 //! `env_example.json` and `schema_example.json` as Pepeunit would create it. `cargo test` runs it.
 
@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pepeunit::testkit::{Instance, InstanceOptions, TestUnit, UnitSpec};
+use pepeunit_testkit::{Instance, InstanceOptions, TestUnit, UnitSpec};
 
 /// How long to wait for anything the unit should do.
 const WAIT: Duration = Duration::from_secs(20);

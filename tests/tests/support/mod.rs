@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use pepeunit::testkit::{Instance, TestUnit};
+use pepeunit_testkit::{Instance, TestUnit};
 use serde_json::Value;
 
 pub const WAIT: Duration = Duration::from_secs(20);

@@ -9,18 +9,18 @@ use serde_json::{Map, Value};
 use tokio::sync::Notify;
 
 use super::units::{Registry, UpdateStatus};
-use crate::log_level::LogLevel;
+use pepeunit::LogLevel;
 
 /// One message seen on the broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
+pub struct Observed {
     /// The physical topic.
     pub topic: String,
     /// The payload bytes.
     pub payload: Vec<u8>,
 }
 
-impl Message {
+impl Observed {
     /// The payload as UTF-8 text, if it is.
     pub fn text(&self) -> Option<&str> {
         std::str::from_utf8(&self.payload).ok()
@@ -56,7 +56,7 @@ pub struct Rejection {
 /// Everything recorded, in arrival order.
 #[derive(Default)]
 pub(crate) struct Recorded {
-    pub(crate) messages: Vec<Message>,
+    pub(crate) messages: Vec<Observed>,
     /// Accepted states (unit uuid, normalized state).
     pub(crate) states: Vec<(String, Value)>,
     /// Accepted log entries (unit uuid, entry).
@@ -180,7 +180,7 @@ impl Recorder {
                 _ => {}
             }
         }
-        rec.messages.push(Message { topic, payload });
+        rec.messages.push(Observed { topic, payload });
         drop(rec);
         drop(registry);
         self.notify.notify_waiters();

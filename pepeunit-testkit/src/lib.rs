@@ -1,4 +1,4 @@
-//! A Pepeunit instance on loopback, for tests and examples (cargo feature `testkit`).
+//! A Pepeunit instance on loopback, for the tests of units written with `pepeunit`.
 //!
 //! [`Instance::start`] runs what a real instance offers a unit — a real MQTT broker (`mosquitto` or the
 //! embedded rumqttd, see [`BrokerKind`]) and the REST endpoints of PROTOCOL §7 — and lets the test drive
@@ -7,9 +7,9 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use pepeunit::testkit::{Command, Instance, InstanceOptions, UnitSpec};
+//! use pepeunit_testkit::{Command, Instance, InstanceOptions, UnitSpec};
 //!
-//! # async fn demo() -> pepeunit::Result<()> {
+//! # async fn demo() -> pepeunit_testkit::Result<()> {
 //! let instance = Instance::start(InstanceOptions::default()).await?;
 //! let unit = instance.create_unit(UnitSpec::new("sensor", "/tmp/sensor")).await?;
 //! // … start the unit program with unit.env_path() and unit.schema_path() …
@@ -22,6 +22,8 @@
 
 mod archive;
 mod broker;
+mod error;
+mod files;
 mod gate;
 mod observe;
 mod proxy;
@@ -41,14 +43,14 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use broker::{BrokerKind, MAX_PACKET_SIZE};
-pub use observe::{Message, Rejection, RejectionKind};
+pub use broker::BrokerKind;
+pub use observe::{Observed, Rejection, RejectionKind};
 pub use proxy::{Link, LinkMode};
 pub use units::{Node, NodeKind, TestUnit, UnitSpec, UpdateStatus};
 
-use crate::error::{Error, Result};
 use archive::Tree;
 use broker::{Broker, Ports};
+pub use error::{Error, Result};
 use gate::{Access, Identity, UnitRules};
 use observe::Recorder;
 use units::{Program, Registry, UnitRecord};
@@ -165,12 +167,12 @@ pub fn update_archive(files: &[(String, Vec<u8>)], packing: Packing) -> Result<V
         Packing::Tgz { wbits, level } => {
             if !archive::valid_wbits(wbits) || !archive::valid_level(level) {
                 let reason = format!("no tgz with wbits {wbits} and level {level}");
-                return Err(Error::Testkit(reason));
+                return Err(Error::Instance(reason));
             }
             archive::tar(&tree).and_then(|tar| archive::compress(&tar, wbits, level))
         }
     };
-    built.map_err(|e| Error::Testkit(format!("building the archive: {e}")))
+    built.map_err(|e| Error::Instance(format!("building the archive: {e}")))
 }
 
 /// What the REST handlers and the observer share.
@@ -330,7 +332,10 @@ impl Instance {
         );
         mqtt.set_keep_alive(Duration::from_secs(30))
             .set_clean_session(true)
-            .set_max_packet_size(MAX_PACKET_SIZE, MAX_PACKET_SIZE);
+            .set_max_packet_size(
+                pepeunit::mqtt::MAX_PACKET_SIZE,
+                pepeunit::mqtt::MAX_PACKET_SIZE,
+            );
         let (backend, eventloop) = AsyncClient::new(mqtt, 256);
         let (subscribed, subscriptions) = watch::channel(0);
         let observer = tokio::spawn(observe_broker(
@@ -427,7 +432,7 @@ impl Instance {
         let mut env = match &spec.env_example {
             Some(Value::Object(example)) => example.clone(),
             Some(_) => {
-                return Err(Error::InvalidJson {
+                return Err(Error::Invalid {
                     source_name: "env_example".into(),
                     reason: "not a JSON object".into(),
                 });
@@ -527,11 +532,11 @@ impl Instance {
             )
         };
         for (path, value) in [(unit.env_path(), env), (unit.schema_path(), schema)] {
-            let text = serde_json::to_string_pretty(&value).map_err(|e| Error::InvalidJson {
+            let text = serde_json::to_string_pretty(&value).map_err(|e| Error::Invalid {
                 source_name: path.display().to_string(),
                 reason: e.to_string(),
             })?;
-            crate::files::write_atomic(&path, text.as_bytes())?;
+            files::replace(&path, text.as_bytes())?;
         }
         Ok(())
     }
@@ -689,7 +694,7 @@ impl Instance {
         unit: &TestUnit,
         name: &str,
         timeout: Duration,
-    ) -> Option<Message> {
+    ) -> Option<Observed> {
         let node = unit
             .nodes
             .iter()
@@ -699,7 +704,7 @@ impl Instance {
     }
 
     /// The next message on `topic` after the previous one returned for it here, or `None` after `timeout`.
-    pub async fn next_message(&self, topic: &str, timeout: Duration) -> Option<Message> {
+    pub async fn next_message(&self, topic: &str, timeout: Duration) -> Option<Observed> {
         let key = format!("topic:{topic}");
         self.shared
             .recorder
@@ -715,7 +720,7 @@ impl Instance {
     }
 
     /// Every message seen on `topic` so far.
-    pub fn messages(&self, topic: &str) -> Vec<Message> {
+    pub fn messages(&self, topic: &str) -> Vec<Observed> {
         self.shared
             .recorder
             .lock()
@@ -878,11 +883,7 @@ fn record_field<T>(
 }
 
 fn unknown_unit(unit: &TestUnit) -> Error {
-    Error::InvalidSetting {
-        source_name: "testkit instance".into(),
-        key: unit.uuid.clone(),
-        reason: "no such unit on this instance".into(),
-    }
+    Error::Instance(format!("no unit {} on this instance", unit.uuid))
 }
 
 fn node_of(unit: &TestUnit, name: &str, kind: NodeKind) -> Result<String> {

@@ -317,7 +317,7 @@ pub(crate) fn sections_of(example: Option<&Value>) -> Result<Vec<(String, Vec<St
         "output_topic": ["output/pepeunit"],
     });
     let example = example.unwrap_or(&default);
-    let invalid = |reason: String| Error::InvalidSchema {
+    let invalid = |reason: String| Error::Invalid {
         source_name: "schema_example".into(),
         reason,
     };

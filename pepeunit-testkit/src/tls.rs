@@ -63,10 +63,9 @@ impl TestTls {
                 ("-out", &cert),
             ],
         )?;
-        let pem_error = |path: &Path, e: rustls::pki_types::pem::Error| Error::InvalidSetting {
+        let pem_error = |path: &Path, e: rustls::pki_types::pem::Error| Error::Invalid {
             source_name: path.display().to_string(),
-            key: "PEM".into(),
-            reason: e.to_string(),
+            reason: format!("PEM: {e}"),
         };
         let chain = vec![CertificateDer::from_pem_file(&cert).map_err(|e| pem_error(&cert, e))?];
         let private = PrivateKeyDer::from_pem_file(&key).map_err(|e| pem_error(&key, e))?;
@@ -74,10 +73,9 @@ impl TestTls {
         let server = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .and_then(|b| b.with_no_client_auth().with_single_cert(chain, private))
-            .map_err(|e| Error::InvalidSetting {
+            .map_err(|e| Error::Invalid {
                 source_name: cert.display().to_string(),
-                key: "TLS".into(),
-                reason: e.to_string(),
+                reason: format!("TLS: {e}"),
             })?;
         Ok(TestTls {
             ca_file,

@@ -19,8 +19,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::broker::MAX_PACKET_SIZE;
 use super::proxy::{Conn, Stream};
+use pepeunit::mqtt::MAX_PACKET_SIZE;
 
 /// How long a new connection may take to send CONNECT (EMQX: 15 s).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);

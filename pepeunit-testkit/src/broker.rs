@@ -34,9 +34,7 @@ use rumqttd::{ConnectionSettings, LinkType, Router, RouterConfig, ServerSettings
 use super::gate::UnitRules;
 use super::proxy::{Link, Proxy};
 use crate::error::{Error, Result};
-
-/// EMQX's max packet size (bytes, fixed header included).
-pub const MAX_PACKET_SIZE: usize = 262_144;
+use pepeunit::mqtt::MAX_PACKET_SIZE;
 
 /// Which broker implementation to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
