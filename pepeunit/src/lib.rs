@@ -21,6 +21,7 @@ pub mod client;
 pub mod error;
 mod file_backed;
 pub mod files;
+mod future;
 mod json;
 pub mod log_level;
 pub mod logger;
@@ -45,10 +46,7 @@ pub use update::{archive, firmware};
 
 pub use error::{Error, Result};
 
-/// A boxed, sendable future: what the object-safe traits a unit may implement return
-/// ([`rest::HttpClient`], [`mqtt::MqttTransport`], the platform-command hook), so that no
-/// `async-trait` crate is needed.
-pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+pub use future::BoxFuture;
 pub use pepeunit_macros::{input, main, output};
 #[cfg(feature = "mqtt")]
 pub use runtime::{Bytes, FromMessage, IntoPayload, Json, Rejected, Topic};

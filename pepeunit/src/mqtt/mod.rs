@@ -71,7 +71,7 @@ impl Default for MqttConfig {
 
 impl MqttConfig {
     /// The connection options for `env` (PROTOCOL §4); the client id is the unit uuid plus a random suffix.
-    pub fn connect_options(&self, env: &Env) -> crate::Result<ConnectOptions> {
+    pub fn connect_options(&self, env: &Env) -> crate::error::Result<ConnectOptions> {
         Ok(ConnectOptions {
             host: env.mqtt_host.clone(),
             port: env.mqtt_port,

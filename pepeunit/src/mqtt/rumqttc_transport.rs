@@ -25,9 +25,9 @@ use tokio::time::Instant;
 
 use super::outage::refusal;
 use super::transport::{ConnectOptions, MqttTransport, TransportEvent, publish_packet_size};
-use crate::BoxFuture;
 use crate::backoff::Backoff;
 use crate::error::{Error, Result};
+use crate::future::BoxFuture;
 
 /// Events waiting for the runtime's dispatcher; when full, the driver waits (TCP pushes back).
 const EVENT_CAPACITY: usize = 1024;

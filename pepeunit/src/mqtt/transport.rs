@@ -12,8 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::BoxFuture;
 use crate::error::Result;
+use crate::future::BoxFuture;
 
 /// Where and how to connect; built by the runtime from env.json (PROTOCOL §4).
 #[derive(Clone, PartialEq, Eq)]

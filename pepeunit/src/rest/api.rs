@@ -13,10 +13,10 @@ use serde_json::Value;
 
 use super::http::{HttpClient, HttpRequest, HttpResponse, Method};
 use super::reqwest_http::{HttpTimeouts, ReqwestHttp};
-use crate::BoxFuture;
 use crate::backoff::Backoff;
 use crate::error::{Error, Result};
 use crate::files;
+use crate::future::BoxFuture;
 use crate::logger::Logger;
 use crate::settings::Settings;
 

@@ -6,8 +6,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::BoxFuture;
 use crate::error::Result;
+use crate::future::BoxFuture;
 
 /// The HTTP methods the Pepeunit API needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

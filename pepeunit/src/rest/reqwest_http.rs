@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::http::{BodyStream, HttpClient, HttpRequest, HttpResponse, Method};
-use crate::BoxFuture;
 use crate::error::{Error, Result};
+use crate::future::BoxFuture;
 
 /// Timeouts of [`ReqwestHttp`]. reqwest has none by default: a dead link would hang a call forever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,9 +14,9 @@ use std::future::Future;
 
 use super::handler::Message;
 use super::log_sync::split_log;
-use crate::BoxFuture;
 use crate::client::PepeunitClient;
 use crate::error::{Error, Result};
+use crate::future::BoxFuture;
 use crate::mqtt::transport::max_payload_size;
 use crate::update::{Loaded, ReplacedExecutable, RestartMode, UpdateCommand, check_command};
 

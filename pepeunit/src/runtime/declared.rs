@@ -176,7 +176,7 @@ pub enum Period {
 impl Period {
     /// The period under `env`: `Err` names why there is none (a missing, non-numeric or
     /// non-positive variable); the output does not run until a reload fixes it.
-    pub fn resolve(&self, env: &Env) -> crate::Result<Duration> {
+    pub fn resolve(&self, env: &Env) -> crate::error::Result<Duration> {
         match self {
             Period::Fixed(period) => Ok(*period),
             Period::EnvSeconds(key) => {
@@ -184,7 +184,7 @@ impl Period {
                 Duration::try_from_secs_f64(seconds)
                     .ok()
                     .filter(|d| !d.is_zero())
-                    .ok_or_else(|| crate::Error::InvalidSetting {
+                    .ok_or_else(|| crate::error::Error::InvalidSetting {
                         source_name: env.source_name().to_owned(),
                         key: key.to_string(),
                         reason: format!(

@@ -11,9 +11,9 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
-use crate::BoxFuture;
 use crate::client::PepeunitClient;
 use crate::error::{Error, Result};
+use crate::future::BoxFuture;
 use crate::schema::Section;
 
 /// One incoming MQTT message, with the schema name its topic was found under.
