@@ -104,6 +104,7 @@ impl HttpClient for ReqwestHttp {
             let method = match request.method {
                 Method::Get => reqwest::Method::GET,
                 Method::Post => reqwest::Method::POST,
+                Method::Patch => reqwest::Method::PATCH,
             };
             let mut builder = client.request(method, &request.url);
             for (name, value) in &request.headers {
