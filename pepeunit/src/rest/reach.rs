@@ -146,7 +146,9 @@ impl RestApi {
         let work = WorkDir::create(files::temp_sibling(&program_dir.join("pepeunit-csv")))?;
         let zip = work.0.join("data.zip");
         let cap = self.options.max_csv_bytes;
-        self.download(&route, &[], &zip, cap).await?;
+        self.download(&route, &[], &zip, cap)
+            .await
+            .map_err(|e| in_export(&name, e))?;
         let unpacked = work.0.join("unpacked");
         fs::create_dir(&unpacked).map_err(|e| Error::io(&unpacked, e))?;
         let limits = ExtractLimits {
@@ -218,7 +220,7 @@ fn export_error(call: &str, entry: Option<String>, reason: &str) -> Error {
     }
 }
 
-/// Names the call in an archive error instead of the temp file.
+/// Names the call in a download or archive error instead of the temp file.
 fn in_export(call: &str, error: Error) -> Error {
     match error {
         Error::Archive { entry, reason, .. } => Error::Archive {
@@ -226,6 +228,7 @@ fn in_export(call: &str, error: Error) -> Error {
             entry,
             reason,
         },
+        Error::Io { source, .. } => Error::io(call, source),
         other => other,
     }
 }
