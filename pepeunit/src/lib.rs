@@ -5,7 +5,8 @@
 //! ([`logger`]), reports its state ([`state`]), applies program updates ([`archive`], [`update`]) and
 //! encrypts payloads compatibly with the other Pepeunit clients ([`cipher`]).
 //!
-//! Cargo features: none by default (the "min" build, no network crate), `mqtt`, `rest`, `all`.
+//! Cargo features: none by default (the "min" build, no network crate), `mqtt`, `rest`, `all`;
+//! `tracing` and `log` carry those facades' events into the unit log ([`logging`]).
 //!
 //! A unit can also be written as a few annotated functions: [`main`], [`input`] and [`output`]
 //! (README, "Writing a unit"); they expand to the imperative API above.
@@ -37,6 +38,19 @@ pub mod runtime;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
+
+#[cfg(any(feature = "tracing", feature = "log"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "tracing", feature = "log"))))]
+pub mod logging;
+#[cfg(any(
+    feature = "mqtt",
+    feature = "rest",
+    feature = "tracing",
+    feature = "log"
+))]
+mod quiet;
+#[cfg(any(feature = "mqtt", feature = "tracing", feature = "log"))]
+mod sparse;
 
 // Their home is the update pipeline; the old paths stay.
 pub use update::{archive, firmware};
@@ -173,6 +187,9 @@ pub mod __private {
                     ..Default::default()
                 });
             let unit = builder.build()?;
+            // The unit's (and its dependencies') tracing/log events into its logger.
+            #[cfg(any(feature = "tracing", feature = "log"))]
+            crate::logging::install(&unit)?;
             #[cfg(feature = "mqtt")]
             if options.mqtt {
                 crate::runtime::registry::register_inputs(&unit)?;

@@ -94,8 +94,10 @@ fn build(
 }
 
 impl HttpClient for ReqwestHttp {
+    /// Runs quiet ([`crate::quiet`]): what reqwest and hyper log about the library's own calls is
+    /// not bridged into the unit log.
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse>> {
-        Box::pin(async move {
+        Box::pin(crate::quiet::quiet(async move {
             let client = if request.credentials {
                 &self.with_credentials
             } else {
@@ -128,7 +130,7 @@ impl HttpClient for ReqwestHttp {
                 headers,
                 body: Box::new(ReqwestBody(response)),
             })
-        })
+        }))
     }
 }
 
@@ -136,10 +138,10 @@ struct ReqwestBody(reqwest::Response);
 
 impl BodyStream for ReqwestBody {
     fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>>> {
-        Box::pin(async move {
+        Box::pin(crate::quiet::quiet(async move {
             let chunk = self.0.chunk().await.map_err(|e| Error::Http(chain(&e)))?;
             Ok(chunk.map(Vec::from))
-        })
+        }))
     }
 }
 
