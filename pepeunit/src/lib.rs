@@ -6,7 +6,7 @@
 //! encrypts payloads compatibly with the other Pepeunit clients ([`cipher`]).
 //!
 //! Cargo features: none by default (the "min" build, no network crate), `mqtt`, `rest`, `all`;
-//! `tracing` and `log` carry those facades' events into the unit log ([`logging`]).
+//! `tracing` and `log` carry those facades' events into the unit log (module `logging`).
 //!
 //! A unit can also be written as a few annotated functions: [`main`], [`input`] and [`output`]
 //! (README, "Writing a unit"); they expand to the imperative API above.

@@ -94,8 +94,8 @@ fn build(
 }
 
 impl HttpClient for ReqwestHttp {
-    /// Runs quiet ([`crate::quiet`]): what reqwest and hyper log about the library's own calls is
-    /// not bridged into the unit log.
+    /// Runs quiet: what reqwest and hyper log about the library's own calls is not bridged into the
+    /// unit log (module `logging`, features `tracing` and `log`).
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse>> {
         Box::pin(crate::quiet::quiet(async move {
             let client = if request.credentials {
