@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 
 use pepeunit::logging::{LogBridge, log_bridge};
 use pepeunit::mqtt::MqttConfig;
-use pepeunit::testkit::{Instance, InstanceOptions, TestUnit, UnitSpec};
-use serde_json::Value;
-use support::{TempDir, mqtt_unit_builder, spawn_main_cycle, stop_main_cycle};
+use pepeunit::testkit::{Instance, InstanceOptions, UnitSpec};
+use support::{
+    TempDir, assert_no_log_loop, mqtt_unit_builder, next_log_where, set_min_log_level,
+    spawn_main_cycle, stop_main_cycle,
+};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -37,24 +39,6 @@ impl log::Log for Counting {
     }
 
     fn flush(&self) {}
-}
-
-async fn next_log_where(
-    instance: &Instance,
-    unit: &TestUnit,
-    wanted: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Some(entry) = instance.next_log(unit, left).await else {
-            let log = std::fs::read_to_string(unit.dir().join("log.json")).unwrap_or_default();
-            panic!("no such log entry; log.json:\n{log}");
-        };
-        if wanted(&entry) {
-            return entry;
-        }
-    }
 }
 
 #[tokio::test]
@@ -106,11 +90,7 @@ async fn log_records_reach_the_unit_log_at_their_level_without_a_loop() {
 
     // Debug from now on: the next message's debug! arrives, and rumqttc's debug records of the
     // unit's own log publishes are there to be bridged — and are not.
-    let mut env: Value = serde_json::from_slice(&std::fs::read(unit.env_path()).unwrap()).unwrap();
-    env["PU_MIN_LOG_LEVEL"] = "Debug".into();
-    let new_env = unit.dir().join("env-debug.json");
-    std::fs::write(&new_env, env.to_string()).unwrap();
-    client.update_env_from_file(&new_env).unwrap();
+    set_min_log_level(&client, &unit, "Debug");
     instance
         .publish_input(&unit, "input/pepeunit", "22")
         .await
@@ -126,21 +106,6 @@ async fn log_records_reach_the_unit_log_at_their_level_without_a_loop() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let about_log_publishes: Vec<String> = client
-        .logger()
-        .get_full_log()
-        .into_iter()
-        .map(|e| e.text)
-        .filter(|t| t.contains(&log_topic))
-        .collect();
-    assert!(about_log_publishes.is_empty(), "{about_log_publishes:?}");
-    let published = instance.messages(&log_topic).len();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
-        instance.messages(&log_topic).len(),
-        published,
-        "the log keeps growing"
-    );
+    assert_no_log_loop(&client, &instance, &log_topic).await;
     stop_main_cycle(&client, cycle).await;
 }

@@ -16,8 +16,12 @@ use pepeunit::logger::{LogEntry, max_lines_on_disk};
 use pepeunit::logging::{QUEUE, THREAD_NAME, layer};
 use pepeunit::mqtt::MqttConfig;
 use pepeunit::testkit::{Instance, InstanceOptions, TestUnit, UnitSpec};
-use serde_json::Value;
-use support::{TempDir, mqtt_unit_builder, spawn_main_cycle, stop_main_cycle};
+use support::{
+    TempDir, assert_no_log_loop, mqtt_unit_builder, next_log_where, set_min_log_level,
+    spawn_main_cycle, stop_main_cycle,
+};
+use tokio::task::JoinHandle;
+use tracing::subscriber::DefaultGuard;
 use tracing_subscriber::layer::SubscriberExt;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -54,22 +58,46 @@ fn echo_client(unit: &TestUnit) -> PepeunitClient {
     client
 }
 
-/// The next entry on `log/pepeunit` that `wanted` accepts, skipping others.
-async fn next_log_where(
-    instance: &Instance,
-    unit: &TestUnit,
-    wanted: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Some(entry) = instance.next_log(unit, left).await else {
-            panic!("no such log entry; log.json:\n{}", log_json(unit));
-        };
-        if wanted(&entry) {
-            return entry;
-        }
+/// A connected unit at `min_level` with the [`echo_client`], whose main cycle runs with
+/// `subscriber(&client)` as this thread's subscriber (rumqttc's records converted to events).
+struct Running {
+    instance: Instance,
+    unit: TestUnit,
+    client: PepeunitClient,
+    cycle: JoinHandle<pepeunit::Result<()>>,
+    _default: DefaultGuard,
+    _dir: TempDir,
+}
+
+async fn running<S>(
+    tag: &str,
+    min_level: &str,
+    subscriber: impl FnOnce(&PepeunitClient) -> S,
+) -> Running
+where
+    S: tracing::Subscriber + Send + Sync + 'static,
+{
+    convert_log_records();
+    let instance = Instance::start(InstanceOptions::default()).await.unwrap();
+    let dir = TempDir::new(tag);
+    let unit = unit(&instance, &dir, min_level).await;
+    let client = echo_client(&unit);
+    let default = tracing::subscriber::set_default(subscriber(&client));
+    let cycle = spawn_main_cycle(&client);
+    instance.wait_for_state(&unit, WAIT).await.unwrap();
+    Running {
+        instance,
+        unit,
+        client,
+        cycle,
+        _default: default,
+        _dir: dir,
     }
+}
+
+/// The subscriber with the bridge only.
+fn bridged(client: &PepeunitClient) -> impl tracing::Subscriber + Send + Sync + use<> {
+    tracing_subscriber::registry().with(layer(client).unwrap())
 }
 
 fn log_json(unit: &TestUnit) -> String {
@@ -80,15 +108,14 @@ const WARNING: &str = "handler{input=input/pepeunit}: logging_bridge: too hot ce
 
 #[tokio::test]
 async fn a_handlers_warning_reaches_log_json_and_log_pepeunit() {
-    convert_log_records();
-    let instance = Instance::start(InstanceOptions::default()).await.unwrap();
-    let dir = TempDir::new("bridge-warn");
-    let unit = unit(&instance, &dir, "Info").await;
-    let client = echo_client(&unit);
-    let subscriber = tracing_subscriber::registry().with(layer(&client).unwrap());
-    let _default = tracing::subscriber::set_default(subscriber);
-    let cycle = spawn_main_cycle(&client);
-    instance.wait_for_state(&unit, WAIT).await.unwrap();
+    let Running {
+        instance,
+        unit,
+        client,
+        cycle,
+        _default,
+        _dir,
+    } = running("bridge-warn", "Info", bridged).await;
 
     instance
         .publish_input(&unit, "input/pepeunit", "21")
@@ -109,11 +136,7 @@ async fn a_handlers_warning_reaches_log_json_and_log_pepeunit() {
     );
 
     // PU_MIN_LOG_LEVEL is read at each event: lowered, the debug! arrives at the next message.
-    let mut env: Value = serde_json::from_slice(&std::fs::read(unit.env_path()).unwrap()).unwrap();
-    env["PU_MIN_LOG_LEVEL"] = "Debug".into();
-    let new_env = unit.dir().join("env-debug.json");
-    std::fs::write(&new_env, env.to_string()).unwrap();
-    client.update_env_from_file(&new_env).unwrap();
+    set_min_log_level(&client, &unit, "Debug");
     instance
         .publish_input(&unit, "input/pepeunit", "22")
         .await
@@ -169,15 +192,14 @@ async fn wait_until(what: &str, condition: impl Fn() -> bool) {
 
 #[tokio::test]
 async fn a_flood_with_the_writer_held_neither_blocks_the_cycle_nor_grows_past_the_queue() {
-    convert_log_records();
-    let instance = Instance::start(InstanceOptions::default()).await.unwrap();
-    let dir = TempDir::new("bridge-flood");
-    let unit = unit(&instance, &dir, "Info").await;
-    let client = echo_client(&unit);
-    let subscriber = tracing_subscriber::registry().with(layer(&client).unwrap());
-    let _default = tracing::subscriber::set_default(subscriber);
-    let cycle = spawn_main_cycle(&client);
-    instance.wait_for_state(&unit, WAIT).await.unwrap();
+    let Running {
+        instance,
+        unit,
+        client,
+        cycle,
+        _default,
+        _dir,
+    } = running("bridge-flood", "Info", bridged).await;
 
     // The runtime's sink is replaced: the writer blocks inside its first entry.
     let held = HeldWriter::default();
@@ -266,22 +288,22 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Mentions {
 
 #[tokio::test]
 async fn publishing_a_log_entry_does_not_make_another() {
-    convert_log_records();
-    let instance = Instance::start(InstanceOptions::default()).await.unwrap();
-    let dir = TempDir::new("bridge-loop");
-    let unit = unit(&instance, &dir, "Debug").await;
-    let client = echo_client(&unit);
-    let log_topic = format!("localhost/output_base_topic/{}/log/pepeunit", unit.uuid());
     let mentions = Arc::new(AtomicUsize::new(0));
-    let subscriber = tracing_subscriber::registry()
-        .with(layer(&client).unwrap())
-        .with(Mentions {
-            topic: log_topic.clone(),
-            seen: mentions.clone(),
-        });
-    let _default = tracing::subscriber::set_default(subscriber);
-    let cycle = spawn_main_cycle(&client);
-    instance.wait_for_state(&unit, WAIT).await.unwrap();
+    let seen = mentions.clone();
+    let Running {
+        instance,
+        unit,
+        client,
+        cycle,
+        _default,
+        _dir,
+    } = running("bridge-loop", "Debug", |client| {
+        let topic = log_topic(client);
+        tracing_subscriber::registry()
+            .with(layer(client).unwrap())
+            .with(Mentions { topic, seen })
+    })
+    .await;
 
     tracing::info!("just one");
     next_log_where(&instance, &unit, |e| {
@@ -293,23 +315,13 @@ async fn publishing_a_log_entry_does_not_make_another() {
         mentions.load(Ordering::SeqCst) > 0
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let about_log_publishes: Vec<String> = client
-        .logger()
-        .get_full_log()
-        .into_iter()
-        .map(|e| e.text)
-        .filter(|t| t.contains(&log_topic))
-        .collect();
-    assert!(about_log_publishes.is_empty(), "{about_log_publishes:?}");
-    let published = instance.messages(&log_topic).len();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
-        instance.messages(&log_topic).len(),
-        published,
-        "the log keeps growing"
-    );
+    assert_no_log_loop(&client, &instance, &log_topic(&client)).await;
     stop_main_cycle(&client, cycle).await;
+}
+
+/// The unit's `log/pepeunit` topic.
+fn log_topic(client: &PepeunitClient) -> String {
+    client.schema().current().output_base_topic()["log/pepeunit"][0].clone()
 }
 
 #[tokio::test]

@@ -23,23 +23,20 @@ use support::{TempDir, fast_retries};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn unit(instance: &Instance, dir: &TempDir, name: &str) -> TestUnit {
-    instance
-        .create_unit(UnitSpec::new(name, dir.path().join(name)))
-        .await
-        .unwrap()
+/// An instance with a unit per name (their files in one temp dir): the units, in order.
+async fn units<const N: usize>(tag: &str, names: [&str; N]) -> (Instance, TempDir, [TestUnit; N]) {
+    let instance = Instance::start(InstanceOptions::default()).await.unwrap();
+    let dir = TempDir::new(tag);
+    let mut units = Vec::new();
+    for name in names {
+        units.push(support::named_unit(&instance, &dir, name).await);
+    }
+    let units = units.try_into().unwrap_or_else(|_| unreachable!());
+    (instance, dir, units)
 }
 
 fn client_with(unit: &TestUnit, options: RestOptions) -> PepeunitClient {
-    PepeunitClient::builder(
-        unit.env_path(),
-        unit.schema_path(),
-        unit.dir().join("log.json"),
-    )
-    .rest(true)
-    .rest_options(options)
-    .build()
-    .unwrap()
+    support::rest_client(unit, options)
 }
 
 fn client(unit: &TestUnit) -> PepeunitClient {
@@ -89,6 +86,12 @@ async fn eventually(what: &str, check: impl Fn() -> bool) {
     }
 }
 
+/// What the instance root says of DataPipe.
+async fn datapipe_flag(client: &PepeunitClient) -> Option<bool> {
+    let info = client.instance_info().await.unwrap();
+    info.feature_flags.map(|flags| flags.datapipe)
+}
+
 fn retried(client: &PepeunitClient) -> bool {
     client
         .logger()
@@ -99,12 +102,7 @@ fn retried(client: &PepeunitClient) -> bool {
 
 #[tokio::test]
 async fn units_and_nodes_are_read_under_the_visibility_rule() {
-    let instance = Instance::start(InstanceOptions::default()).await.unwrap();
-    let dir = TempDir::new("reach-read");
-    let (a, b) = (
-        unit(&instance, &dir, "alpha").await,
-        unit(&instance, &dir, "beta").await,
-    );
+    let (instance, _dir, [a, b]) = units("reach-read", ["alpha", "beta"]).await;
     let (ca, cb) = (client(&a), client(&b));
 
     let read = ca.get_unit(b.uuid()).await.unwrap();
@@ -211,12 +209,7 @@ async fn units_and_nodes_are_read_under_the_visibility_rule() {
 
 #[tokio::test]
 async fn set_state_input_publishes_then_rebuilds_the_node() {
-    let instance = Instance::start(InstanceOptions::default()).await.unwrap();
-    let dir = TempDir::new("reach-write");
-    let (a, b) = (
-        unit(&instance, &dir, "alpha").await,
-        unit(&instance, &dir, "beta").await,
-    );
+    let (instance, _dir, [a, b]) = units("reach-write", ["alpha", "beta"]).await;
     let ca = client(&a);
     let input = node_uuid(&b, "input/pepeunit");
     let topic = node_topic(&b, "input/pepeunit");
@@ -298,9 +291,7 @@ async fn set_state_input_publishes_then_rebuilds_the_node() {
 
 #[tokio::test]
 async fn commands_go_to_the_own_input_base_topic_and_log_sync_deletes_the_stored_log() {
-    let instance = Instance::start(InstanceOptions::default()).await.unwrap();
-    let dir = TempDir::new("reach-command");
-    let a = unit(&instance, &dir, "alpha").await;
+    let (instance, dir, [a]) = units("reach-command", ["alpha"]).await;
     let ca = client(&a);
     let command_topic =
         |name: &str| format!("localhost/input_base_topic/{}/{name}/pepeunit", a.uuid());
@@ -366,9 +357,7 @@ async fn commands_go_to_the_own_input_base_topic_and_log_sync_deletes_the_stored
 
 #[tokio::test]
 async fn the_stored_log_is_filtered_ordered_and_paged() {
-    let instance = Instance::start(InstanceOptions::default()).await.unwrap();
-    let dir = TempDir::new("reach-logs");
-    let a = unit(&instance, &dir, "alpha").await;
+    let (instance, _dir, [a]) = units("reach-logs", ["alpha"]).await;
     let ca = client(&a);
     let entries: Vec<Value> = (0..620)
         .map(|i| {
@@ -422,12 +411,7 @@ async fn the_stored_log_is_filtered_ordered_and_paged() {
 
 #[tokio::test]
 async fn data_pipe_reads_each_pipeline_with_its_filters() {
-    let instance = Instance::start(InstanceOptions::default()).await.unwrap();
-    let dir = TempDir::new("reach-pipe");
-    let (a, sensor) = (
-        unit(&instance, &dir, "alpha").await,
-        unit(&instance, &dir, "sensor").await,
-    );
+    let (instance, _dir, [a, sensor]) = units("reach-pipe", ["alpha", "sensor"]).await;
     let ca = client(&a);
     let out = "output/pepeunit";
     let node = node_uuid(&sensor, out);
@@ -557,14 +541,7 @@ async fn data_pipe_reads_each_pipeline_with_its_filters() {
         ca.data_pipe_data(unknown, &NRecordsQuery::default()).await,
     );
     assert_eq!(status, 422);
-    assert_eq!(
-        ca.instance_info()
-            .await
-            .unwrap()
-            .feature_flags
-            .map(|f| f.datapipe),
-        Some(true)
-    );
+    assert_eq!(datapipe_flag(&ca).await, Some(true));
     instance.set_data_pipe_enabled(false);
     let off = "405: 15: Feature Flag Error: This feature has been disabled by the instance Owner";
     let (status, detail) = backend_error(
@@ -573,24 +550,12 @@ async fn data_pipe_reads_each_pipeline_with_its_filters() {
     );
     assert_eq!((status, detail.as_str()), (405, off));
     assert_eq!(backend_error(&a, ca.data_pipe_csv(&node).await).0, 405);
-    assert_eq!(
-        ca.instance_info()
-            .await
-            .unwrap()
-            .feature_flags
-            .map(|f| f.datapipe),
-        Some(false)
-    );
+    assert_eq!(datapipe_flag(&ca).await, Some(false));
 }
 
 #[tokio::test]
 async fn the_csv_export_is_unpacked_to_its_text_within_its_cap() {
-    let instance = Instance::start(InstanceOptions::default()).await.unwrap();
-    let dir = TempDir::new("reach-csv");
-    let (a, sensor) = (
-        unit(&instance, &dir, "alpha").await,
-        unit(&instance, &dir, "sensor").await,
-    );
+    let (instance, _dir, [a, sensor]) = units("reach-csv", ["alpha", "sensor"]).await;
     let ca = client(&a);
     let out = "output/pepeunit";
     let node = node_uuid(&sensor, out);
@@ -650,9 +615,7 @@ async fn the_csv_export_is_unpacked_to_its_text_within_its_cap() {
 
 #[tokio::test]
 async fn the_instance_root_needs_no_token() {
-    let instance = Instance::start(InstanceOptions::default()).await.unwrap();
-    let dir = TempDir::new("reach-root");
-    let a = unit(&instance, &dir, "alpha").await;
+    let (_instance, _dir, [a]) = units("reach-root", ["alpha"]).await;
     let info = client(&a).instance_info().await.unwrap();
     assert_eq!(info.version, "1.2.0");
     let flags = info.feature_flags.unwrap();
@@ -667,9 +630,7 @@ async fn the_instance_root_needs_no_token() {
 
 #[tokio::test]
 async fn a_client_without_rest_says_so_for_every_call() {
-    let dir = TempDir::new("reach-off");
-    let instance = Instance::start(InstanceOptions::default()).await.unwrap();
-    let a = unit(&instance, &dir, "alpha").await;
+    let (_instance, _dir, [a]) = units("reach-off", ["alpha"]).await;
     let off = PepeunitClient::builder(a.env_path(), a.schema_path(), a.dir().join("log.json"))
         .build()
         .unwrap();

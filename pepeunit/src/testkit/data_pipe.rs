@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::archive::{self, Tree};
 use super::datetime::{format_secs, now_secs, parse_secs};
 use super::reach::{self, internal_error, node_named, object_does_not_exist};
-use super::rest::{Query, Reply, bytes_reply, error, is_uuid, ok_json, validation};
+use super::rest::{Query, Reply, bytes_reply, error, ok_json, validation};
 use super::units::{Registry, TestUnit, uuid4};
 use super::{Instance, record_of};
 use crate::error::{Error, Result};
@@ -161,17 +161,10 @@ struct Row {
 /// `GET /unit_nodes/get_data_pipe_data/?uuid=…&type=…`.
 pub(crate) fn data(registry: &Registry, query: &Query) -> Reply {
     let first = |name: &str| query.get(name).and_then(|v| v.first()).map(String::as_str);
-    let Some(uuid) = first("uuid") else {
-        return validation("query", "uuid", "missing", "Field required");
+    let uuid = match reach::uuid_param(query) {
+        Ok(uuid) => uuid,
+        Err(reply) => return *reply,
     };
-    if !is_uuid(uuid) {
-        return validation(
-            "query",
-            "uuid",
-            "uuid_parsing",
-            "Input should be a valid UUID",
-        );
-    }
     let policy = match first("type") {
         None => return validation("query", "type", "missing", "Field required"),
         Some(p @ ("LastValue" | "NRecords" | "TimeWindow" | "Aggregation")) => p,
@@ -539,11 +532,8 @@ impl Instance {
         state: &str,
         create_datetime: &str,
     ) -> Result<()> {
-        self.add_row(unit, name, create_datetime, |data, created| {
-            data.n_records.push(ValueRow {
-                state: state.to_owned(),
-                created,
-            });
+        self.add_value(unit, name, state, create_datetime, |data| {
+            &mut data.n_records
         })
     }
 
@@ -555,8 +545,20 @@ impl Instance {
         state: &str,
         create_datetime: &str,
     ) -> Result<()> {
+        self.add_value(unit, name, state, create_datetime, |data| &mut data.windows)
+    }
+
+    /// Adds a value to the records `table` picks.
+    fn add_value(
+        &self,
+        unit: &TestUnit,
+        name: &str,
+        state: &str,
+        create_datetime: &str,
+        table: fn(&mut NodeData) -> &mut Vec<ValueRow>,
+    ) -> Result<()> {
         self.add_row(unit, name, create_datetime, |data, created| {
-            data.windows.push(ValueRow {
+            table(data).push(ValueRow {
                 state: state.to_owned(),
                 created,
             });

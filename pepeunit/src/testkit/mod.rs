@@ -718,6 +718,24 @@ impl Instance {
             .await
     }
 
+    /// The next log entry of the unit the backend accepted that `wanted` accepts (the others are
+    /// passed over), or `None` after `timeout`.
+    pub async fn next_log_where(
+        &self,
+        unit: &TestUnit,
+        timeout: Duration,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let entry = self.next_log(unit, left).await?;
+            if wanted(&entry) {
+                return Some(entry);
+            }
+        }
+    }
+
     /// The next item of `unit` in one of the recorder's accepted lists (its own cursor per `kind`).
     async fn next_accepted(
         &self,

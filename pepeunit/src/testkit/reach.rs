@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::data_pipe::{self, PipePolicy};
 use super::datetime;
-use super::rest::{Query, Reply, error, is_uuid, ok_json, validation};
+use super::rest::{Query, Reply, body_state, error, is_uuid, ok_json, validation};
 use super::units::{Node, NodeKind, Registry, TestUnit, UnitRecord, UpdateStatus, node_topic};
 use super::{Command, Instance, Shared, command_message, node_of, record_of};
 use crate::error::Result;
@@ -201,12 +201,31 @@ fn with_uuid(uuid: &str, f: impl FnOnce(&str) -> Reply) -> Reply {
     if is_uuid(uuid) {
         f(uuid)
     } else {
-        validation(
-            "path",
+        invalid_uuid("path")
+    }
+}
+
+/// FastAPI's 422 for a `uuid` (in the `path` or the `query`) that is not one.
+pub(crate) fn invalid_uuid(place: &str) -> Reply {
+    validation(
+        place,
+        "uuid",
+        "uuid_parsing",
+        "Input should be a valid UUID",
+    )
+}
+
+/// The required `uuid` query parameter, or FastAPI's 422.
+pub(crate) fn uuid_param(query: &Query) -> Result<&str, Box<Reply>> {
+    match query.get("uuid").and_then(|v| v.first()) {
+        None => Err(Box::new(validation(
+            "query",
             "uuid",
-            "uuid_parsing",
-            "Input should be a valid UUID",
-        )
+            "missing",
+            "Field required",
+        ))),
+        Some(uuid) if !is_uuid(uuid) => Err(Box::new(invalid_uuid("query"))),
+        Some(uuid) => Ok(uuid),
     }
 }
 
@@ -236,20 +255,9 @@ fn get_unit_node(registry: &Registry, call: &Call<'_>, uuid: &str) -> Reply {
 
 /// `PATCH /unit_nodes/set_state_input/{uuid}`: publish, then store the node rebuilt with defaults.
 fn set_state_input(shared: &Shared, registry: &mut Registry, call: &Call<'_>, uuid: &str) -> Reply {
-    let state = match serde_json::from_slice::<Value>(call.body) {
-        Ok(Value::Object(body)) => match body.get("state") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(text)) => Some(text.clone()),
-            Some(_) => {
-                return validation(
-                    "body",
-                    "state",
-                    "string_type",
-                    "Input should be a valid string",
-                );
-            }
-        },
-        _ => return validation("body", "body", "json_invalid", "JSON decode error"),
+    let state = match body_state(call.body, true) {
+        Ok(state) => state,
+        Err(reply) => return *reply,
     };
     let Some((_, node)) = registry.node(uuid) else {
         return object_does_not_exist();
@@ -330,17 +338,10 @@ fn send_command(shared: &Shared, registry: &mut Registry, call: &Call<'_>, uuid:
 
 /// `GET /units/log_list/?uuid=<own>&level=…&order_by_create_date=…&offset=…&limit=…`.
 fn log_list(registry: &Registry, call: &Call<'_>) -> Reply {
-    let Some(uuid) = call.query.get("uuid").and_then(|v| v.first()) else {
-        return validation("query", "uuid", "missing", "Field required");
+    let uuid = match uuid_param(call.query) {
+        Ok(uuid) => uuid,
+        Err(reply) => return *reply,
     };
-    if !is_uuid(uuid) {
-        return validation(
-            "query",
-            "uuid",
-            "uuid_parsing",
-            "Input should be a valid UUID",
-        );
-    }
     const LEVELS: [&str; 5] = ["Debug", "Info", "Warning", "Error", "Critical"];
     let levels: Vec<&str> = match call.query.get("level") {
         None => LEVELS.to_vec(),
@@ -364,7 +365,7 @@ fn log_list(registry: &Registry, call: &Call<'_>) -> Reply {
         Ok(paging) => paging,
         Err(reply) => return *reply,
     };
-    let Some(record) = registry.units.get(uuid.as_str()) else {
+    let Some(record) = registry.units.get(uuid) else {
         return object_does_not_exist();
     };
     if uuid != call.caller {

@@ -128,12 +128,7 @@ fn api(
         (&Method::GET, ["units"]) => units(&registry, query),
         (_, ["units", action @ .., uuid]) => {
             if !is_uuid(uuid) {
-                return validation(
-                    "path",
-                    "uuid",
-                    "uuid_parsing",
-                    "Input should be a valid UUID",
-                );
+                return reach::invalid_uuid("path");
             }
             let Some(record) = registry.units.get(*uuid) else {
                 return error(
@@ -238,21 +233,25 @@ fn firmware(
     }
 }
 
-fn set_state_storage(shared: &Shared, uuid: &str, body: &[u8]) -> Reply {
-    let state = match serde_json::from_slice::<Value>(body) {
+/// The `state` of a `{"state": …}` body: a string, or with `optional` also null or missing (as
+/// pydantic reads `str` and `str | None = None`); else FastAPI's 422.
+pub(crate) fn body_state(body: &[u8], optional: bool) -> Result<Option<String>, Box<Reply>> {
+    let invalid = |name, kind, msg| Err(Box::new(validation("body", name, kind, msg)));
+    match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(o)) => match o.get("state") {
-            Some(Value::String(s)) => s.clone(),
-            Some(_) => {
-                return validation(
-                    "body",
-                    "state",
-                    "string_type",
-                    "Input should be a valid string",
-                );
-            }
-            None => return validation("body", "state", "missing", "Field required"),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            None | Some(Value::Null) if optional => Ok(None),
+            None => invalid("state", "missing", "Field required"),
+            Some(_) => invalid("state", "string_type", "Input should be a valid string"),
         },
-        _ => return validation("body", "body", "json_invalid", "JSON decode error"),
+        _ => invalid("body", "json_invalid", "JSON decode error"),
+    }
+}
+
+fn set_state_storage(shared: &Shared, uuid: &str, body: &[u8]) -> Reply {
+    let state = match body_state(body, false) {
+        Ok(state) => state.unwrap_or_default(),
+        Err(reply) => return *reply,
     };
     if state.chars().count() > MAX_STATE_CHARS {
         let detail = json!({"detail": [{
