@@ -330,6 +330,17 @@ async fn commands_go_to_the_own_input_base_topic_and_log_sync_deletes_the_stored
     assert_eq!(message.text(), Some(r#"{"COMMAND": "LogSync"}"#));
     assert!(instance.logs(&a).is_empty());
     assert_eq!(ca.log_list(&LogQuery::default()).await.unwrap().count, 0);
+    // Whoever asks for LogSync (here the instance itself, over MQTT), the stored log goes first.
+    instance
+        .publish(&log_topic(&a), entry.to_string())
+        .await
+        .unwrap();
+    eventually("the stored log entry", || instance.logs(&a).len() == 1).await;
+    instance
+        .send_command(&a, pepeunit::testkit::Command::LogSync)
+        .await
+        .unwrap();
+    assert!(instance.logs(&a).is_empty());
 
     // A schema without the topic: the backend silently sends nothing.
     let spec = UnitSpec {

@@ -593,6 +593,8 @@ impl Instance {
     }
 
     /// Sends a §5 command with the backend's exact payload; an error if the unit's schema lacks it.
+    /// `LogSync` deletes the instance's stored log of the unit first ([`Instance::logs`]), as the
+    /// backend does.
     pub async fn send_command(&self, unit: &TestUnit, command: Command) -> Result<()> {
         let origin = format!("{}://{HOST}:{}", self.http_type(), self.http_port);
         let (topic, payload) = {
@@ -956,8 +958,9 @@ fn compiled_link(origin: &str, record: &UnitRecord) -> Option<String> {
 }
 
 /// The topic and the backend's exact payload of `command` for `record` (§5), marking an update
-/// as requested; `None` when the unit's schema lacks the command's topic. `origin` is where the
-/// instance serves compiled binaries.
+/// as requested and, for `LogSync`, deleting the stored log first (as the backend does whoever asks);
+/// `None` when the unit's schema lacks the command's topic. `origin` is where the instance serves
+/// compiled binaries.
 pub(crate) fn command_message(
     domain: &str,
     origin: &str,
@@ -971,6 +974,9 @@ pub(crate) fn command_message(
         .any(|(s, names)| s == "input_base_topic" && names.iter().any(|n| n == name));
     if !listed {
         return None;
+    }
+    if command == Command::LogSync {
+        record.logs.clear();
     }
     let mut payload = serde_json::Map::new();
     payload.insert("COMMAND".into(), json!(command.word()));

@@ -298,8 +298,8 @@ fn set_state_input(shared: &Shared, registry: &mut Registry, call: &Call<'_>, uu
     }
 }
 
-/// `POST /units/send_command_to_input_base_topic/{uuid}?command=…`: the own uuid only; `LogSync`
-/// deletes the stored logs first; nothing is sent when the schema lacks the topic.
+/// `POST /units/send_command_to_input_base_topic/{uuid}?command=…`: the own uuid only; nothing is
+/// sent when the schema lacks the topic.
 fn send_command(shared: &Shared, registry: &mut Registry, call: &Call<'_>, uuid: &str) -> Reply {
     let command = match call.query.get("command").and_then(|v| v.first()) {
         None => return validation("query", "command", "missing", "Field required"),
@@ -323,9 +323,6 @@ fn send_command(shared: &Shared, registry: &mut Registry, call: &Call<'_>, uuid:
     };
     if uuid != call.caller {
         return not_the_unit(call.caller, registry);
-    }
-    if command == Command::LogSync {
-        record.logs.clear();
     }
     if let Some((topic, payload)) =
         command_message(&shared.topic_domain, call.origin, record, command)
