@@ -1,8 +1,9 @@
 //! Bridges from the `tracing` and `log` facades into the unit logger (features `tracing` and
 //! `log`, off by default): a unit's own `tracing::warn!`/`log::warn!` and those of the crates it
 //! uses reach log.json and `log/pepeunit` without a second logging set-up. `#[pepeunit::main]`
-//! installs each bridge whose feature is on ([`install`]); a program that already set a global
-//! subscriber or logger keeps its own, and can add [`layer`] to it.
+//! installs each bridge whose feature is on ([`install`]) before its body runs, leaving a global
+//! subscriber or logger already set alone; a program that builds its client by hand can instead
+//! add [`layer`] to a subscriber of its own.
 //!
 //! # Levels
 //!
