@@ -22,12 +22,15 @@
 
 mod archive;
 mod broker;
+mod data_pipe;
+mod datetime;
 mod error;
 mod files;
 mod gate;
 mod observe;
 mod proxy;
 mod pyjson;
+mod reach;
 mod rest;
 mod tls;
 mod units;
@@ -35,7 +38,7 @@ mod units;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
@@ -44,8 +47,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use broker::BrokerKind;
+pub use data_pipe::{Aggregate, AggregationType, PipePolicy};
+pub use datetime::datetime_ago;
 pub use observe::{Observed, Rejection, RejectionKind};
 pub use proxy::{Link, LinkMode};
+pub use reach::Visibility;
 pub use units::{Node, NodeKind, TestUnit, UnitSpec, UpdateStatus};
 
 use archive::Tree;
@@ -184,6 +190,9 @@ pub(crate) struct Shared {
     faults: Mutex<Vec<Fault>>,
     /// The password of [`BACKEND_USER`] on the MQTT link.
     backend_password: String,
+    /// The backend's MQTT client: what the REST routes that publish (`set_state_input`,
+    /// `send_command`) publish with.
+    backend: AsyncClient,
 }
 
 /// The username of the instance's own identity on the MQTT link (everything allowed).
@@ -290,6 +299,22 @@ impl Instance {
             false => None,
         };
         let tls_server = tls.as_ref().map(|t| t.server.clone());
+        let broker_ports = Ports {
+            public: broker::free_port()?,
+            internal: broker::free_port()?,
+        };
+        let mut mqtt = MqttOptions::new(
+            format!("{BACKEND_USER}-{}", broker_ports.public),
+            HOST.to_string(),
+            broker_ports.internal,
+        );
+        mqtt.set_keep_alive(Duration::from_secs(30))
+            .set_clean_session(true)
+            .set_max_packet_size(
+                pepeunit::mqtt::MAX_PACKET_SIZE,
+                pepeunit::mqtt::MAX_PACKET_SIZE,
+            );
+        let (backend, eventloop) = AsyncClient::new(mqtt, 256);
         let shared = Arc::new(Shared {
             topic_domain: options.topic_domain.clone(),
             options,
@@ -297,11 +322,8 @@ impl Instance {
             recorder: Recorder::default(),
             faults: Mutex::new(Vec::new()),
             backend_password: units::random_commit()?,
+            backend: backend.clone(),
         });
-        let broker_ports = Ports {
-            public: broker::free_port()?,
-            internal: broker::free_port()?,
-        };
         let mqtt_link = Link::default();
         let broker = Broker::start(
             broker_kind,
@@ -325,18 +347,6 @@ impl Instance {
         let (rest_proxy, http_port) =
             proxy::Proxy::start(0, http_internal, rest_link.clone(), None, tls_server)?;
 
-        let mut mqtt = MqttOptions::new(
-            format!("{BACKEND_USER}-{}", broker_ports.public),
-            HOST.to_string(),
-            broker_ports.internal,
-        );
-        mqtt.set_keep_alive(Duration::from_secs(30))
-            .set_clean_session(true)
-            .set_max_packet_size(
-                pepeunit::mqtt::MAX_PACKET_SIZE,
-                pepeunit::mqtt::MAX_PACKET_SIZE,
-            );
-        let (backend, eventloop) = AsyncClient::new(mqtt, 256);
         let (subscribed, subscriptions) = watch::channel(0);
         let observer = tokio::spawn(observe_broker(
             eventloop,
@@ -583,55 +593,26 @@ impl Instance {
     /// Where the compiled binary of the unit's target version is served (no auth), if it has one.
     pub fn compiled_binary_url(&self, unit: &TestUnit) -> Option<String> {
         let registry = self.shared.registry();
-        let record = registry.units.get(&unit.uuid)?;
-        record.program.as_ref()?.compiled_binary.as_ref()?;
-        Some(format!(
-            "{}://{HOST}:{}{}/{}/{}",
-            self.http_type(),
-            self.http_port,
-            rest::COMPILED_PREFIX,
-            unit.uuid,
-            record.target_commit
-        ))
+        let origin = format!("{}://{HOST}:{}", self.http_type(), self.http_port);
+        compiled_link(&origin, registry.units.get(&unit.uuid)?)
     }
 
     /// Sends a §5 command with the backend's exact payload; an error if the unit's schema lacks it.
+    /// `LogSync` deletes the instance's stored log of the unit first ([`Instance::logs`]), as the
+    /// backend does.
     pub async fn send_command(&self, unit: &TestUnit, command: Command) -> Result<()> {
-        let name = command.topic_name();
-        let topic = {
+        let origin = format!("{}://{HOST}:{}", self.http_type(), self.http_port);
+        let (topic, payload) = {
             let mut registry = self.shared.registry();
             let record = record_of_mut(&mut registry, unit)?;
-            let listed = record
-                .sections
-                .iter()
-                .any(|(s, names)| s == "input_base_topic" && names.iter().any(|n| n == name));
-            if !listed {
-                return Err(Error::UnknownTopicName {
-                    name: name.into(),
+            command_message(&self.shared.topic_domain, &origin, record, command).ok_or_else(
+                || Error::UnknownTopicName {
+                    name: command.topic_name().into(),
                     section: "input_base_topic".into(),
-                });
-            }
-            if command == Command::Update {
-                record.update_status = UpdateStatus::RequestSent {
-                    target: record.target_commit.clone(),
-                };
-            }
-            format!(
-                "{}/input_base_topic/{}/{name}",
-                self.shared.topic_domain, unit.uuid
-            )
+                },
+            )?
         };
-        let mut payload = serde_json::Map::new();
-        payload.insert("COMMAND".into(), json!(command.word()));
-        if command == Command::Update {
-            let target = record_field(&self.shared, unit, |r| r.target_commit.clone())?;
-            payload.insert("PU_COMMIT_VERSION".into(), json!(target));
-            if let Some(url) = self.compiled_binary_url(unit) {
-                payload.insert("COMPILED_FIRMWARE_LINK".into(), json!(url));
-            }
-        }
-        self.publish(&topic, pyjson::dumps(&Value::Object(payload)))
-            .await
+        self.publish(&topic, payload).await
     }
 
     /// Publishes `payload` to the unit's own topic for input name `name` (as another unit's output would).
@@ -742,6 +723,24 @@ impl Instance {
     pub async fn next_log(&self, unit: &TestUnit, timeout: Duration) -> Option<Value> {
         self.next_accepted("log", unit, timeout, |rec| &rec.logs)
             .await
+    }
+
+    /// The next log entry of the unit the backend accepted that `wanted` accepts (the others are
+    /// passed over), or `None` after `timeout`.
+    pub async fn next_log_where(
+        &self,
+        unit: &TestUnit,
+        timeout: Duration,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let entry = self.next_log(unit, left).await?;
+            if wanted(&entry) {
+                return Some(entry);
+            }
+        }
     }
 
     /// The next item of `unit` in one of the recorder's accepted lists (its own cursor per `kind`).
@@ -947,26 +946,55 @@ async fn observe_broker(
     }
 }
 
+/// Where `record`'s compiled binary is served under `origin` (`http://127.0.0.1:<port>`), if its
+/// target version has one.
+fn compiled_link(origin: &str, record: &UnitRecord) -> Option<String> {
+    record.program.as_ref()?.compiled_binary.as_ref()?;
+    Some(format!(
+        "{origin}{}/{}/{}",
+        rest::COMPILED_PREFIX,
+        record.unit.uuid,
+        record.target_commit
+    ))
+}
+
+/// The topic and the backend's exact payload of `command` for `record` (§5), marking an update
+/// as requested and, for `LogSync`, deleting the stored log first (as the backend does whoever asks);
+/// `None` when the unit's schema lacks the command's topic. `origin` is where the instance serves
+/// compiled binaries.
+pub(crate) fn command_message(
+    domain: &str,
+    origin: &str,
+    record: &mut UnitRecord,
+    command: Command,
+) -> Option<(String, String)> {
+    let name = command.topic_name();
+    let listed = record
+        .sections
+        .iter()
+        .any(|(s, names)| s == "input_base_topic" && names.iter().any(|n| n == name));
+    if !listed {
+        return None;
+    }
+    if command == Command::LogSync {
+        record.logs.clear();
+    }
+    let mut payload = serde_json::Map::new();
+    payload.insert("COMMAND".into(), json!(command.word()));
+    if command == Command::Update {
+        record.update_status = UpdateStatus::RequestSent {
+            target: record.target_commit.clone(),
+        };
+        payload.insert("PU_COMMIT_VERSION".into(), json!(record.target_commit));
+        if let Some(url) = compiled_link(origin, record) {
+            payload.insert("COMPILED_FIRMWARE_LINK".into(), json!(url));
+        }
+    }
+    let topic = format!("{domain}/input_base_topic/{}/{name}", record.unit.uuid);
+    Some((topic, pyjson::dumps(&Value::Object(payload))))
+}
+
 /// Now as the backend writes datetimes (`2025-04-08T11:27:52`, UTC).
 fn iso_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    datetime::format_secs(datetime::now_secs())
 }

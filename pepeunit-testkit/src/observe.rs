@@ -180,6 +180,7 @@ impl Recorder {
                 _ => {}
             }
         }
+        super::reach::record_node_value(&mut registry, &topic, &payload);
         rec.messages.push(Observed { topic, payload });
         drop(rec);
         drop(registry);

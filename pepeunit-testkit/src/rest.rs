@@ -15,6 +15,7 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 
+use super::reach::{self, node_json, unit_json};
 use super::units::{NodeKind, Registry, UnitRecord};
 use super::{BackendEra, Fault, Shared, archive, pyjson};
 
@@ -29,7 +30,7 @@ const MAX_STATE_CHARS: usize = 1_000_000;
 /// The backend's cap on `limit`.
 const MAX_LIMIT: usize = 500;
 
-type Reply = Response<Full<Bytes>>;
+pub(crate) type Reply = Response<Full<Bytes>>;
 
 /// Serves one HTTP request.
 pub(crate) async fn handle(
@@ -44,6 +45,14 @@ pub(crate) async fn handle(
         .get("x-auth-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    // Where the caller reached the instance (through its link): the origin of compiled binaries.
+    let scheme = if shared.options.tls { "https" } else { "http" };
+    let host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin = format!("{scheme}://{host}");
     let reply = if method == Method::GET && (path == APP_PREFIX || path == format!("{APP_PREFIX}/"))
     {
         instance_info(&shared)
@@ -53,7 +62,7 @@ pub(crate) async fn handle(
         if let Some(fault) = shared.take_fault(route) {
             return Ok(fault_reply(fault));
         }
-        let body = if method == Method::POST {
+        let body = if method == Method::POST || method == Method::PATCH {
             match Limited::new(req.into_body(), 8 * MAX_STATE_CHARS)
                 .collect()
                 .await
@@ -71,7 +80,15 @@ pub(crate) async fn handle(
         } else {
             Bytes::new()
         };
-        api(&shared, &method, route, &query, token.as_deref(), &body)
+        api(
+            &shared,
+            &method,
+            route,
+            &query,
+            token.as_deref(),
+            &body,
+            &origin,
+        )
     } else {
         not_found()
     };
@@ -85,8 +102,9 @@ fn api(
     query: &Query,
     token: Option<&str>,
     body: &[u8],
+    origin: &str,
 ) -> Reply {
-    let registry = shared.registry();
+    let mut registry = shared.registry();
     let Some(caller) = token
         .and_then(|t| registry.unit_of_token(t))
         .map(str::to_string)
@@ -94,17 +112,23 @@ fn api(
         return error(StatusCode::FORBIDDEN, "1: No Access: Invalid token");
     };
     let parts: Vec<&str> = route.trim_start_matches('/').split('/').collect();
+    let call = reach::Call {
+        method,
+        parts: &parts,
+        query,
+        caller: &caller,
+        body,
+        origin,
+    };
+    if let Some(reply) = reach::route(shared, &mut registry, &call) {
+        return reply;
+    }
     match (method, parts.as_slice()) {
         (&Method::GET, ["unit_nodes"]) => unit_nodes(&registry, query),
         (&Method::GET, ["units"]) => units(&registry, query),
         (_, ["units", action @ .., uuid]) => {
             if !is_uuid(uuid) {
-                return validation(
-                    "path",
-                    "uuid",
-                    "uuid_parsing",
-                    "Input should be a valid UUID",
-                );
+                return reach::invalid_uuid("path");
             }
             let Some(record) = registry.units.get(*uuid) else {
                 return error(
@@ -209,21 +233,25 @@ fn firmware(
     }
 }
 
-fn set_state_storage(shared: &Shared, uuid: &str, body: &[u8]) -> Reply {
-    let state = match serde_json::from_slice::<Value>(body) {
+/// The `state` of a `{"state": …}` body: a string, or with `optional` also null or missing (as
+/// pydantic reads `str` and `str | None = None`); else FastAPI's 422.
+pub(crate) fn body_state(body: &[u8], optional: bool) -> Result<Option<String>, Box<Reply>> {
+    let invalid = |name, kind, msg| Err(Box::new(validation("body", name, kind, msg)));
+    match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(o)) => match o.get("state") {
-            Some(Value::String(s)) => s.clone(),
-            Some(_) => {
-                return validation(
-                    "body",
-                    "state",
-                    "string_type",
-                    "Input should be a valid string",
-                );
-            }
-            None => return validation("body", "state", "missing", "Field required"),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            None | Some(Value::Null) if optional => Ok(None),
+            None => invalid("state", "missing", "Field required"),
+            Some(_) => invalid("state", "string_type", "Input should be a valid string"),
         },
-        _ => return validation("body", "body", "json_invalid", "JSON decode error"),
+        _ => invalid("body", "json_invalid", "JSON decode error"),
+    }
+}
+
+fn set_state_storage(shared: &Shared, uuid: &str, body: &[u8]) -> Reply {
+    let state = match body_state(body, false) {
+        Ok(state) => state.unwrap_or_default(),
+        Err(reply) => return *reply,
     };
     if state.chars().count() > MAX_STATE_CHARS {
         let detail = json!({"detail": [{
@@ -254,7 +282,7 @@ fn unit_nodes(registry: &Registry, query: &Query) -> Reply {
         .iter()
         .filter(|(out, _)| *out == output)
         .filter_map(|(_, input)| registry.node(input))
-        .map(|(record, node)| node_json(record, node))
+        .map(|(record, node)| node_json(registry, record, node))
         .collect();
     if query
         .get("order_by_create_date")
@@ -294,39 +322,15 @@ fn units(registry: &Registry, query: &Query) -> Reply {
                     .nodes
                     .iter()
                     .filter(|n| n.kind == NodeKind::Output)
-                    .map(|n| node_json(r, n))
+                    .map(|n| node_json(registry, r, n))
                     .collect()
             } else {
                 Vec::new()
             };
-            json!({
-                "uuid": r.unit.uuid,
-                "visibility_level": "Public",
-                "name": r.unit.name,
-                "create_datetime": r.created,
-                "is_auto_update_from_repo_unit": true,
-                "repo_branch": null,
-                "repo_commit": null,
-                "unit_state": r.last_state.as_ref().map(|(s, _)| s.clone()),
-                "current_commit_version": r.current_commit,
-                "unit_nodes": outputs,
-            })
+            unit_json(registry, r, outputs)
         })
         .collect();
     page(query, units, "units")
-}
-
-fn node_json(record: &UnitRecord, node: &super::units::Node) -> Value {
-    json!({
-        "uuid": node.uuid,
-        "type": node.kind.as_str(),
-        "visibility_level": "Public",
-        "is_rewritable_input": false,
-        "topic_name": node.name,
-        "create_datetime": record.created,
-        "state": null,
-        "unit_uuid": record.unit.uuid,
-    })
 }
 
 /// `{"count": total, key: items[offset..offset+limit]}`, or 422 for a bad limit/offset.
@@ -365,12 +369,20 @@ fn instance_info(shared: &Shared) -> Reply {
         BackendEra::V1_0 => "1.0.0",
         BackendEra::V1_1 => "1.2.0",
     };
+    let datapipe = shared.registry().reach.data_pipe.enabled();
     ok_json(&json!({
         "name": "Pepeunit",
         "version": version,
         "description": "pepeunit testkit instance",
         "app_prefix": APP_PREFIX,
         "api_prefix": API_PREFIX,
+        "feature_flags": {
+            "pu_ff_telegram_bot_enable": false,
+            "pu_ff_grafana_integration_enable": false,
+            "pu_ff_datapipe_enable": datapipe,
+            "pu_ff_datapipe_default_last_value_enable": true,
+            "pu_ff_prometheus_enable": false,
+        },
     }))
 }
 
@@ -389,7 +401,7 @@ fn compiled(shared: &Shared, rest: &str) -> Reply {
     binary.map_or_else(not_found, bytes_reply)
 }
 
-type Query = HashMap<String, Vec<String>>;
+pub(crate) type Query = HashMap<String, Vec<String>>;
 
 fn parse_query(query: &str) -> Query {
     let mut out: Query = HashMap::new();
@@ -440,7 +452,7 @@ fn int_param(query: &Query, name: &str, default: i32) -> Result<i32, Box<Reply>>
     }
 }
 
-fn is_uuid(s: &str) -> bool {
+pub(crate) fn is_uuid(s: &str) -> bool {
     s.len() == 36
         && s.char_indices().all(|(i, c)| {
             if matches!(i, 8 | 13 | 18 | 23) {
@@ -461,7 +473,7 @@ fn pretty(value: &Value) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn ok_json(value: &Value) -> Reply {
+pub(crate) fn ok_json(value: &Value) -> Reply {
     json_reply(StatusCode::OK, value)
 }
 
@@ -474,7 +486,7 @@ fn json_reply(status: StatusCode, value: &Value) -> Reply {
     reply
 }
 
-fn bytes_reply(bytes: Vec<u8>) -> Reply {
+pub(crate) fn bytes_reply(bytes: Vec<u8>) -> Reply {
     let mut reply = Response::new(Full::new(Bytes::from(bytes)));
     reply.headers_mut().insert(
         CONTENT_TYPE,
@@ -484,15 +496,31 @@ fn bytes_reply(bytes: Vec<u8>) -> Reply {
 }
 
 /// The backend's error body: `{"detail": "<status>: <code>: <category>: <message>"}`.
-fn error(status: StatusCode, code_category_message: &str) -> Reply {
+pub(crate) fn error(status: StatusCode, code_category_message: &str) -> Reply {
     json_reply(
         status,
         &json!({"detail": format!("{}: {code_category_message}", status.as_u16())}),
     )
 }
 
+/// FastAPI's `HTTPException` body: `{"detail": text}` as it is.
+pub(crate) fn detail_reply(status: StatusCode, text: &str) -> Reply {
+    json_reply(status, &json!({ "detail": text }))
+}
+
+/// A plain-text reply (FastAPI's 500 "Internal Server Error", an empty 204).
+pub(crate) fn text_reply(status: StatusCode, text: &str) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from(text.to_owned())));
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    reply
+}
+
 /// FastAPI's request-validation body (422).
-fn validation(place: &str, name: &str, kind: &str, msg: &str) -> Reply {
+pub(crate) fn validation(place: &str, name: &str, kind: &str, msg: &str) -> Reply {
     json_reply(
         StatusCode::UNPROCESSABLE_ENTITY,
         &json!({"detail": [{"type": kind, "loc": [place, name], "msg": msg}]}),

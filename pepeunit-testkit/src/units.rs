@@ -234,6 +234,8 @@ pub(crate) struct Registry {
     pub(crate) units: HashMap<String, UnitRecord>,
     /// (output node uuid, input node uuid), in link order.
     pub(crate) links: Vec<(String, String)>,
+    /// What the calls of PROTOCOL §7a read and change: visibility, node values, DataPipe.
+    pub(crate) reach: super::reach::Reach,
 }
 
 impl Registry {

@@ -5,7 +5,8 @@
 //! ([`logger`]), reports its state ([`state`]), applies program updates ([`archive`], [`update`]) and
 //! encrypts payloads compatibly with the other Pepeunit clients ([`cipher`]).
 //!
-//! Cargo features: none by default (the "min" build, no network crate), `mqtt`, `rest`, `all`.
+//! Cargo features: none by default (the "min" build, no network crate), `mqtt`, `rest`, `all`;
+//! `tracing` and `log` carry those facades' events into the unit log (module `logging`).
 //!
 //! A unit can also be written as a few annotated functions: [`main`], [`input`] and [`output`]
 //! (README, "Writing a unit"); they expand to the imperative API above.
@@ -40,6 +41,19 @@ pub mod rest;
 #[cfg(feature = "mqtt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mqtt")))]
 pub mod runtime;
+
+#[cfg(any(feature = "tracing", feature = "log"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "tracing", feature = "log"))))]
+pub mod logging;
+#[cfg(any(
+    feature = "mqtt",
+    feature = "rest",
+    feature = "tracing",
+    feature = "log"
+))]
+mod quiet;
+#[cfg(any(feature = "mqtt", feature = "tracing", feature = "log"))]
+mod sparse;
 
 // Their home is the update pipeline; the old paths stay.
 pub use update::{archive, firmware};
@@ -178,6 +192,9 @@ pub mod __private {
                     ..Default::default()
                 });
             let unit = builder.build()?;
+            // The unit's (and its dependencies') tracing/log events into its logger.
+            #[cfg(any(feature = "tracing", feature = "log"))]
+            crate::logging::install(&unit)?;
             #[cfg(feature = "mqtt")]
             if options.mqtt {
                 crate::runtime::registry::register_inputs(&unit)?;

@@ -17,7 +17,7 @@ use pepeunit::rest::{
 use pepeunit::schema::Topics;
 use pepeunit::settings::Env;
 use pepeunit::{BoxFuture, Error, Result};
-use pepeunit_testkit::{BackendEra, Instance, ProgramSource, TestUnit, UnitSpec};
+use pepeunit_testkit::{BackendEra, Instance, ProgramSource, TestUnit};
 use serde_json::{Value, json};
 use support::{TempDir, fast_retries as fast, instance, unchanged};
 
@@ -25,22 +25,11 @@ const ERAS: [BackendEra; 2] = [BackendEra::V1_0, BackendEra::V1_1];
 const INTERNAL_ERROR: &str = r#"{"detail": "500: Internal Server Error"}"#;
 
 async fn unit(instance: &Instance, dir: &TempDir, name: &str) -> TestUnit {
-    instance
-        .create_unit(UnitSpec::new(name, dir.path().join(name)))
-        .await
-        .unwrap()
+    support::named_unit(instance, dir, name).await
 }
 
 fn client(unit: &TestUnit, options: RestOptions) -> PepeunitClient {
-    PepeunitClient::builder(
-        unit.env_path(),
-        unit.schema_path(),
-        unit.dir().join("log.json"),
-    )
-    .rest(true)
-    .rest_options(options)
-    .build()
-    .unwrap()
+    support::rest_client(unit, options)
 }
 
 fn log_text(client: &PepeunitClient) -> String {

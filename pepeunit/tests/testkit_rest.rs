@@ -599,3 +599,118 @@ async fn target_version_and_instance_root() {
     assert_eq!(root.status, 200);
     assert_eq!(root.json()["version"], "1.0.0");
 }
+
+#[tokio::test]
+async fn reach_routes_keep_the_backend_rules() {
+    let instance = instance(BackendEra::V1_1).await;
+    let dir = TempDir::new("reach-routes");
+    let spec = |name: &str| UnitSpec::new(name, dir.path().join(name));
+    let a = instance.create_unit(spec("alpha")).await.unwrap();
+    let b = instance.create_unit(spec("beta")).await.unwrap();
+    let get = |path: String| unit_get(&instance, &a, path);
+
+    // The trailing slash is part of two routes: without it the path reads as `/…/{uuid}`.
+    for path in [
+        "/units/log_list".to_string(),
+        format!(
+            "/unit_nodes/get_data_pipe_data?uuid={}&type=NRecords",
+            a.uuid()
+        ),
+    ] {
+        let reply = get(path).await;
+        assert_eq!(reply.status, 422);
+        assert_eq!(reply.json()["detail"][0]["type"], "uuid_parsing");
+    }
+    let own = get(format!("/units/log_list/?uuid={}", a.uuid())).await;
+    assert_eq!(
+        (own.status, own.json()),
+        (200, json!({"count": 0, "unit_logs": []}))
+    );
+
+    // Own uuid only, with the backend's 403 naming the asking unit.
+    let other = get(format!("/units/log_list/?uuid={}", b.uuid())).await;
+    assert_eq!(other.status, 403);
+    assert_eq!(
+        other.json()["detail"],
+        "403: 1: No Access: The Unit alpha requesting the information does not have access to it"
+    );
+    let path = api(&format!(
+        "/units/send_command_to_input_base_topic/{}?command=LogSync",
+        b.uuid()
+    ));
+    let reply = http(&instance, "POST", &path, Some(a.token()), None).await;
+    assert_eq!(reply.status, 403);
+    let path = api(&format!(
+        "/units/send_command_to_input_base_topic/{}?command=Reset",
+        a.uuid()
+    ));
+    let reply = http(&instance, "POST", &path, Some(a.token()), None).await;
+    assert_eq!(
+        (reply.status, reply.json()["detail"][0]["type"].clone()),
+        (422, json!("enum"))
+    );
+
+    // The pagination mixin's 422s.
+    let big = get(format!("/units/log_list/?uuid={}&limit=501", a.uuid())).await;
+    assert_eq!(
+        (big.status, big.json()),
+        (422, json!({"detail": "limit must be <= 500"}))
+    );
+    let node = a.node_uuid("output/pepeunit").unwrap();
+    let negative = get(format!(
+        "/unit_nodes/get_data_pipe_data/?uuid={node}&type=NRecords&offset=-1"
+    ))
+    .await;
+    assert_eq!(negative.json(), json!({"detail": "offset must be >= 0"}));
+
+    // The backend's 500s: LastValue, and a node read of an unknown uuid (plain text).
+    let last = get(format!(
+        "/unit_nodes/get_data_pipe_data/?uuid={node}&type=LastValue"
+    ))
+    .await;
+    assert_eq!(
+        (last.status, last.body.as_slice()),
+        (500, &b"Internal Server Error"[..])
+    );
+    let unknown = get("/unit_nodes/6f1c1e7a-0b3c-4d7e-9a51-1a2b3c4d5e6f".into()).await;
+    assert_eq!(
+        (unknown.status, unknown.body.as_slice()),
+        (500, &b"Internal Server Error"[..])
+    );
+
+    // The body of set_state_input is validated like FastAPI's.
+    let input = b.node_uuid("input/pepeunit").unwrap();
+    instance
+        .set_rewritable_input(&b, "input/pepeunit", true)
+        .unwrap();
+    let path = api(&format!("/unit_nodes/set_state_input/{input}"));
+    let reply = http(
+        &instance,
+        "PATCH",
+        &path,
+        Some(a.token()),
+        Some(r#"{"state": 5}"#),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.json()["detail"][0]["type"].clone()),
+        (422, json!("string_type"))
+    );
+    let reply = http(
+        &instance,
+        "PATCH",
+        &path,
+        Some(a.token()),
+        Some(r#"{"state": "7"}"#),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.json()["state"].clone()),
+        (200, json!("7"))
+    );
+
+    // The root carries the feature flags.
+    instance.set_data_pipe_enabled(false);
+    let root = http(&instance, "GET", "/pepeunit", None, None).await;
+    assert_eq!(root.json()["feature_flags"]["pu_ff_datapipe_enable"], false);
+}

@@ -156,7 +156,8 @@ impl MqttTransport for RumqttcTransport {
                 keep_alive: options.keep_alive,
                 stop: stop.clone(),
             };
-            let task = tokio::spawn(driver.run(eventloop));
+            // Quiet: what rumqttc logs about our own publishes must not come back as log entries.
+            let task = tokio::spawn(crate::quiet::quiet(driver.run(eventloop)));
             *self.driver.lock().await = Some(Driver { stop, task });
             Ok(receiver)
         })

@@ -62,6 +62,8 @@ pub struct RestOptions {
     pub archive: ArchiveRequest,
     /// Largest archive or firmware download accepted, in bytes.
     pub max_download_bytes: u64,
+    /// Largest DataPipe CSV export accepted, in bytes: the zip as downloaded and the CSV unpacked.
+    pub max_csv_bytes: u64,
     /// Skip an update command whose version equals env.json's `PU_COMMIT_VERSION`.
     pub check_version: bool,
 }
@@ -79,6 +81,7 @@ impl Default for RestOptions {
             },
             archive: ArchiveRequest::default(),
             max_download_bytes: 512 * 1024 * 1024,
+            max_csv_bytes: 64 * 1024 * 1024,
             check_version: true,
         }
     }
@@ -92,26 +95,38 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// The REST half of a client: settings (read per call), the HTTP client, options and the logger.
 pub(crate) struct RestApi {
-    settings: Settings,
+    pub(super) settings: Settings,
     http: Arc<dyn HttpClient>,
     pub(crate) options: RestOptions,
     logger: Logger,
 }
 
 /// One API request, before it is sent.
-struct Call {
+pub(crate) struct Call {
     method: Method,
     /// Full URL, no query secrets (there are none).
     url: String,
+    /// The unit token; empty for the unauthenticated calls (instance info, public links).
     token: String,
-    body: Vec<u8>,
+    /// The JSON body of a write, empty for reads.
+    pub(super) body: Vec<u8>,
 }
 
 impl Call {
     /// What errors call it: method and URL without the query.
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         let path = self.url.split('?').next().unwrap_or_default();
         format!("{} {path}", self.method.as_str())
+    }
+
+    /// A GET of `url` without the token.
+    fn public(url: &str) -> Call {
+        Call {
+            method: Method::Get,
+            url: url.to_owned(),
+            token: String::new(),
+            body: Vec::new(),
+        }
     }
 }
 
@@ -139,7 +154,7 @@ impl RestApi {
     }
 
     /// A call to `{base}{route}` where `route` may contain `{uuid}`, built from the env in force now.
-    fn call(&self, method: Method, route: &str, query: &[(&str, &str)]) -> Result<Call> {
+    pub(crate) fn call(&self, method: Method, route: &str, query: &[(&str, &str)]) -> Result<Call> {
         let env = self.settings.current();
         let uuid = encode(&env.unit_uuid()?);
         let mut url = format!("{}{}", env.base_url(), route.replace("{uuid}", &uuid));
@@ -155,11 +170,24 @@ impl RestApi {
         })
     }
 
+    /// The unauthenticated GET of the instance root `{http_type}://{domain}{app_prefix}`.
+    pub(crate) fn instance_call(&self) -> Call {
+        let env = self.settings.current();
+        Call::public(&format!(
+            "{}://{}{}",
+            env.http_type, env.domain, env.app_prefix
+        ))
+    }
+
     /// Sends `call` once: a transport error is [`Error::Http`] naming the call, an error status is
     /// [`Error::Backend`].
     async fn send(&self, call: &Call, timeout: Option<Duration>) -> Result<HttpResponse> {
-        let mut headers = vec![("x-auth-token".to_owned(), call.token.clone())];
-        if call.method == Method::Post {
+        let credentials = !call.token.is_empty();
+        let mut headers = Vec::new();
+        if credentials {
+            headers.push(("x-auth-token".to_owned(), call.token.clone()));
+        }
+        if !call.body.is_empty() {
             headers.push(("content-type".to_owned(), "application/json".to_owned()));
         }
         let request = HttpRequest {
@@ -168,7 +196,7 @@ impl RestApi {
             headers,
             body: call.body.clone(),
             timeout,
-            credentials: true,
+            credentials,
         };
         let response = self
             .http
@@ -178,9 +206,9 @@ impl RestApi {
         check_status(response).await
     }
 
-    /// GETs a small body, retrying per the options.
-    async fn get_small(&self, call: &Call) -> Result<Vec<u8>> {
-        self.retrying(call, || {
+    /// GETs a small body, retrying per the options the errors `retryable` accepts.
+    async fn get_small(&self, call: &Call, retryable: fn(&Error) -> bool) -> Result<Vec<u8>> {
+        self.retrying(call, retryable, || {
             Box::pin(async {
                 let mut response = self.send(call, Some(self.options.call_timeout)).await?;
                 read_body(&mut response, MAX_SMALL_BODY)
@@ -198,17 +226,23 @@ impl RestApi {
         query: &[(&str, &str)],
     ) -> Result<T> {
         let call = self.call(Method::Get, route, query)?;
-        let body = self.get_small(&call).await?;
-        serde_json::from_slice(&body).map_err(|e| Error::InvalidJson {
-            source_name: call.name(),
-            reason: e.to_string(),
-        })
+        self.get_json_with(&call, is_retryable).await
+    }
+
+    /// GETs `call`'s JSON into `T`, retrying the errors `retryable` accepts.
+    pub(crate) async fn get_json_with<T: DeserializeOwned>(
+        &self,
+        call: &Call,
+        retryable: fn(&Error) -> bool,
+    ) -> Result<T> {
+        let body = self.get_small(call, retryable).await?;
+        parse_json(&body, call)
     }
 
     /// GETs a body as text (env.json and schema.json, in either shape).
     pub(crate) async fn get_text(&self, route: &str) -> Result<(String, String)> {
         let call = self.call(Method::Get, route, &[])?;
-        let body = self.get_small(&call).await?;
+        let body = self.get_small(&call, is_retryable).await?;
         let text = String::from_utf8(body).map_err(|_| Error::InvalidJson {
             source_name: call.name(),
             reason: "the body is not UTF-8".into(),
@@ -220,57 +254,44 @@ impl RestApi {
     pub(crate) async fn post_json(&self, route: &str, body: &Value) -> Result<()> {
         let mut call = self.call(Method::Post, route, &[])?;
         call.body = body.to_string().into_bytes();
-        let mut response = self.send(&call, Some(self.options.call_timeout)).await?;
-        read_body(&mut response, MAX_ERROR_BODY)
-            .await
-            .map_err(|e| in_call(&call.name(), e))?;
-        Ok(())
+        self.write(&call).await.map(drop)
     }
 
-    /// GETs an API download into `dest` (see [`download_to`]), retrying per the options.
+    /// Sends a write (POST, PATCH) once — never retried: it may have been applied before the error —
+    /// and gives the answer's body.
+    pub(crate) async fn write(&self, call: &Call) -> Result<Vec<u8>> {
+        let mut response = self.send(call, Some(self.options.call_timeout)).await?;
+        read_body(&mut response, MAX_SMALL_BODY)
+            .await
+            .map_err(|e| in_call(&call.name(), e))
+    }
+
+    /// GETs an API download of at most `cap` bytes into `dest` (see [`download_to`]), retrying per
+    /// the options.
     pub(crate) async fn download(
         &self,
         route: &str,
         query: &[(&str, &str)],
         dest: &Path,
+        cap: u64,
     ) -> Result<u64> {
         let call = self.call(Method::Get, route, query)?;
-        self.retrying(&call, || {
-            Box::pin(async {
-                let response = self.send(&call, None).await?;
-                download_to(response, dest, self.options.max_download_bytes)
-                    .await
-                    .map_err(|e| in_call(&call.name(), e))
-            })
-        })
-        .await
+        self.download_call(&call, dest, cap).await
     }
 
     /// GETs a public link (no auth header) into `dest`, retrying per the options.
     pub(crate) async fn download_public(&self, url: &str, dest: &Path) -> Result<u64> {
-        let call = Call {
-            method: Method::Get,
-            url: url.to_owned(),
-            token: String::new(),
-            body: Vec::new(),
-        };
-        self.retrying(&call, || {
+        let call = Call::public(url);
+        self.download_call(&call, dest, self.options.max_download_bytes)
+            .await
+    }
+
+    /// GETs `call` into `dest`, at most `cap` bytes, retrying per the options.
+    async fn download_call(&self, call: &Call, dest: &Path, cap: u64) -> Result<u64> {
+        self.retrying(call, is_retryable, || {
             Box::pin(async {
-                let request = HttpRequest {
-                    method: Method::Get,
-                    url: call.url.clone(),
-                    headers: Vec::new(),
-                    body: Vec::new(),
-                    timeout: None,
-                    credentials: false,
-                };
-                let response = self
-                    .http
-                    .send(request)
-                    .await
-                    .map_err(|e| in_call(&call.name(), e))?;
-                let response = check_status(response).await?;
-                download_to(response, dest, self.options.max_download_bytes)
+                let response = self.send(call, None).await?;
+                download_to(response, dest, cap)
                     .await
                     .map_err(|e| in_call(&call.name(), e))
             })
@@ -278,17 +299,18 @@ impl RestApi {
         .await
     }
 
-    /// Runs `attempt` until it succeeds, fails for good, or the retries are spent. Retried: transport
-    /// errors ([`Error::Http`]) and 5xx answers; each retry is logged as a warning.
+    /// Runs `attempt` until it succeeds, fails for good, or the retries are spent. Retried: what
+    /// `retryable` accepts (usually [`is_retryable`]); each retry is logged as a warning.
     async fn retrying<'a, T>(
         &self,
         call: &Call,
+        retryable: fn(&Error) -> bool,
         mut attempt: impl FnMut() -> BoxFuture<'a, Result<T>>,
     ) -> Result<T> {
         let mut retries = 0;
         loop {
             match attempt().await {
-                Err(e) if retries < self.options.retries && is_retryable(&e) => {
+                Err(e) if retries < self.options.retries && retryable(&e) => {
                     retries += 1;
                     let wait = self.options.backoff.delay(retries - 1);
                     self.logger.warning(format!(
@@ -305,7 +327,8 @@ impl RestApi {
     }
 }
 
-fn is_retryable(error: &Error) -> bool {
+/// What GETs retry: transport errors ([`Error::Http`]) and 5xx answers.
+pub(crate) fn is_retryable(error: &Error) -> bool {
     match error {
         Error::Http(_) => true,
         Error::Backend { status, .. } => *status >= 500,
@@ -320,6 +343,14 @@ fn in_call(name: &str, error: Error) -> Error {
         Error::Tls(reason) => Error::Tls(format!("{name}: {reason}")),
         other => other,
     }
+}
+
+/// `body` as JSON into `T`; an error names `call`.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8], call: &Call) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| Error::InvalidJson {
+        source_name: call.name(),
+        reason: e.to_string(),
+    })
 }
 
 /// Passes a 2xx response on; turns any other status into [`Error::Backend`] with the body's detail.
@@ -428,7 +459,7 @@ fn finish(file: &File, tmp: &Path, dest: &Path) -> Result<()> {
 }
 
 /// Percent-encodes a path segment or query component (RFC 3986 unreserved characters pass).
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {

@@ -26,7 +26,8 @@ impl RestApi {
             ArchiveRequest::Zip => ("/units/firmware/zip/{uuid}", Vec::new()),
         };
         let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.download(route, &query, path).await
+        self.download(route, &query, path, self.options.max_download_bytes)
+            .await
     }
 
     /// Downloads the unit's env.json to `path`. The body (either shape) must be a usable env — valid,

@@ -14,8 +14,10 @@ use crate::future::BoxFuture;
 pub enum Method {
     /// Reads; idempotent, so the library retries them.
     Get,
-    /// `set_state_storage`; never retried.
+    /// Writes (`set_state_storage`, `send_command`); never retried.
     Post,
+    /// `set_state_input`; never retried.
+    Patch,
 }
 
 impl Method {
@@ -24,13 +26,14 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Patch => "PATCH",
         }
     }
 }
 
 /// One HTTP request, as the library builds it.
 pub struct HttpRequest {
-    /// GET or POST.
+    /// GET, POST or PATCH.
     pub method: Method,
     /// The full URL; it never carries a secret.
     pub url: String,

@@ -4,8 +4,10 @@
 //! [`ReqwestHttp`] is the default. Everything Pepeunit-specific — URLs built from the settings in
 //! force at each call, the `x-auth-token` header, both response shapes of env/schema, `{"detail": …}`
 //! errors as [`Error::Backend`](crate::Error::Backend), retries of GETs — is done once, here; the
-//! calls themselves are in `calls.rs`. They are methods of `PepeunitClient` (`client/rest.rs` forwards
-//! to them); on a client built without `.rest(true)` they return
+//! calls themselves are in `calls.rs` (PROTOCOL §7: the unit's own files and state) and `reach.rs`
+//! (§7a: other units and nodes, commands, the stored log, DataPipe, the instance), with what they
+//! ask for in [`query`] and [`data_pipe`]. They are methods of `PepeunitClient` (`client/rest.rs`
+//! forwards to them); on a client built without `.rest(true)` they return
 //! [`Error::RestDisabled`](crate::Error::RestDisabled). What the update commands do with them is the
 //! update pipeline's ([`crate::update`]).
 //!
@@ -13,7 +15,10 @@
 
 mod api;
 mod calls;
+pub mod data_pipe;
 pub mod http;
+pub mod query;
+mod reach;
 mod reqwest_http;
 pub mod types;
 
@@ -22,9 +27,18 @@ use std::sync::Arc;
 
 pub(crate) use api::RestApi;
 pub use api::{ArchiveRequest, RestOptions};
+pub use data_pipe::{
+    AggregationQuery, Created, DataPipeQuery, NRecordsQuery, RelativeTime, TIME_WINDOW_SIZES,
+    TimeWindowQuery,
+};
 pub use http::{BodyStream, HttpClient, HttpRequest, HttpResponse, Method};
+pub use query::{Command, LogQuery, MAX_PAGE, Order, Page};
 pub use reqwest_http::{HttpTimeouts, ReqwestHttp};
-pub use types::{TargetVersion, Unit, UnitNode, UnitNodeType, UnitNodes, Units};
+pub use types::{
+    AggregateRecord, AggregationFunction, FeatureFlags, FirmwareUpdateStatus, InstanceInfo,
+    NRecord, PipeData, StateType, TargetVersion, Unit, UnitLog, UnitLogs, UnitNode, UnitNodeType,
+    UnitNodes, Units, WindowRecord,
+};
 
 use crate::error::Result;
 use crate::logger::Logger;

@@ -95,8 +95,10 @@ fn build(
 }
 
 impl HttpClient for ReqwestHttp {
+    /// Runs quiet: what reqwest and hyper log about the library's own calls is not bridged into the
+    /// unit log (module `logging`, features `tracing` and `log`).
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse>> {
-        Box::pin(async move {
+        Box::pin(crate::quiet::quiet(async move {
             let client = if request.credentials {
                 &self.with_credentials
             } else {
@@ -105,6 +107,7 @@ impl HttpClient for ReqwestHttp {
             let method = match request.method {
                 Method::Get => reqwest::Method::GET,
                 Method::Post => reqwest::Method::POST,
+                Method::Patch => reqwest::Method::PATCH,
             };
             let mut builder = client.request(method, &request.url);
             for (name, value) in &request.headers {
@@ -128,7 +131,7 @@ impl HttpClient for ReqwestHttp {
                 headers,
                 body: Box::new(ReqwestBody(response)),
             })
-        })
+        }))
     }
 }
 
@@ -136,10 +139,10 @@ struct ReqwestBody(reqwest::Response);
 
 impl BodyStream for ReqwestBody {
     fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>>> {
-        Box::pin(async move {
+        Box::pin(crate::quiet::quiet(async move {
             let chunk = self.0.chunk().await.map_err(|e| Error::Http(chain(&e)))?;
             Ok(chunk.map(Vec::from))
-        })
+        }))
     }
 }
 

@@ -5,7 +5,6 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::extract::Rejected;
@@ -14,6 +13,7 @@ use super::payload::IntoPayload;
 use super::{InputHandler, Message, OutputHandler};
 use crate::client::PepeunitClient;
 use crate::settings::Env;
+use crate::sparse::SparseCount;
 
 impl InputHandler {
     /// An input handler whose async function makes its arguments from the message first
@@ -71,22 +71,21 @@ impl InputHandler {
 #[derive(Clone)]
 struct Skipped {
     function: Arc<str>,
-    count: Arc<AtomicU64>,
+    count: Arc<SparseCount>,
 }
 
 impl Skipped {
     fn new(function: String) -> Self {
         Skipped {
             function: function.into(),
-            count: Arc::new(AtomicU64::new(0)),
+            count: Arc::new(SparseCount::default()),
         }
     }
 
     fn log(&self, unit: &PepeunitClient, input: Option<&str>, topic: &str, rejected: &Rejected) {
-        let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
-        if !count.is_power_of_two() {
+        let Some(count) = self.count.add() else {
             return;
-        }
+        };
         let so_far = match count {
             1 => String::new(),
             n => format!(" ({n} skipped so far)"),

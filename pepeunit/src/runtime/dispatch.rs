@@ -3,7 +3,6 @@
 //! handler's worker. Each worker runs its handler on one message at a time, in arrival order, on its own
 //! task (or blocking thread), so a slow handler never stalls the connection.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use tokio::runtime::Handle;
@@ -13,13 +12,14 @@ use super::handler::{InputHandler, Message, report};
 use crate::client::PepeunitClient;
 use crate::mqtt::{Outage, TransportEvent};
 use crate::schema::Section;
+use crate::sparse::SparseCount;
 
 /// A queue in front of one handler.
 pub(crate) struct Worker {
     name: String,
     capacity: usize,
     sender: mpsc::Sender<Message>,
-    dropped: AtomicU64,
+    dropped: SparseCount,
 }
 
 impl Worker {
@@ -53,21 +53,20 @@ impl Worker {
             name,
             capacity,
             sender,
-            dropped: AtomicU64::new(0),
+            dropped: SparseCount::default(),
         }
     }
 
     /// Queues `message`; when the queue is full the message is dropped and counted, and the count is
     /// logged at 1, 2, 4, 8, … drops (never a line per message in a flood).
     fn offer(&self, message: Message, client: &PepeunitClient) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.sender.try_send(message) {
-            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if dropped.is_power_of_two() {
-                client.logger().warning(format!(
-                    "Handler {} is behind: its queue of {} is full, {dropped} messages dropped so far",
-                    self.name, self.capacity
-                ));
-            }
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.sender.try_send(message)
+            && let Some(dropped) = self.dropped.add()
+        {
+            client.logger().warning(format!(
+                "Handler {} is behind: its queue of {} is full, {dropped} messages dropped so far",
+                self.name, self.capacity
+            ));
         }
     }
 }

@@ -271,7 +271,8 @@ impl MqttRuntime {
 }
 
 /// Hands every entry the logger stores to a task that publishes it on `log/pepeunit`; the sink only
-/// queues (it must never block or publish inline). The task ends when the sink is removed.
+/// queues (it must never block or publish inline). The task ends when the sink is removed; it runs
+/// quiet ([`crate::quiet`]): publishing a log entry must not make one.
 fn start_log_publisher(client: &PepeunitClient) -> JoinHandle<()> {
     let (sender, mut entries) = mpsc::channel::<LogEntry>(LOG_QUEUE);
     client
@@ -280,7 +281,7 @@ fn start_log_publisher(client: &PepeunitClient) -> JoinHandle<()> {
             let _ = sender.try_send(entry.clone());
         })));
     let client = client.clone();
-    tokio::spawn(async move {
+    tokio::spawn(crate::quiet::quiet(async move {
         while let Some(entry) = entries.recv().await {
             let payload = Bytes::from(entry.to_json());
             let Ok(runtime) = client.mqtt_runtime() else {
@@ -302,5 +303,5 @@ fn start_log_publisher(client: &PepeunitClient) -> JoinHandle<()> {
                 }
             }
         }
-    })
+    }))
 }

@@ -247,6 +247,88 @@ pub async fn stop_main_cycle(
         .unwrap();
 }
 
+/// A unit named `name` with the default examples, its files in `dir/name`.
+pub async fn named_unit(
+    instance: &pepeunit_testkit::Instance,
+    dir: &TempDir,
+    name: &str,
+) -> pepeunit_testkit::TestUnit {
+    let spec = pepeunit_testkit::UnitSpec::new(name, dir.path().join(name));
+    instance.create_unit(spec).await.unwrap()
+}
+
+/// A client of `unit` with REST on (`options`), log.json in the unit's directory.
+#[cfg(feature = "rest")]
+pub fn rest_client(
+    unit: &pepeunit_testkit::TestUnit,
+    options: pepeunit::rest::RestOptions,
+) -> pepeunit::client::PepeunitClient {
+    pepeunit::client::PepeunitClient::builder(
+        unit.env_path(),
+        unit.schema_path(),
+        unit.dir().join("log.json"),
+    )
+    .rest(true)
+    .rest_options(options)
+    .build()
+    .unwrap()
+}
+
+/// The next log entry of `unit` on `log/pepeunit` that `wanted` accepts; fails showing log.json.
+pub async fn next_log_where(
+    instance: &pepeunit_testkit::Instance,
+    unit: &pepeunit_testkit::TestUnit,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let waited = instance
+        .next_log_where(unit, std::time::Duration::from_secs(20), wanted)
+        .await;
+    waited.unwrap_or_else(|| {
+        let log = fs::read_to_string(unit.dir().join("log.json")).unwrap_or_default();
+        panic!("no such log entry; log.json:\n{log}")
+    })
+}
+
+/// Puts `PU_MIN_LOG_LEVEL` = `level` in force for `client` (a new env.json, as an env_update would).
+pub fn set_min_log_level(
+    client: &pepeunit::client::PepeunitClient,
+    unit: &pepeunit_testkit::TestUnit,
+    level: &str,
+) {
+    let mut env: serde_json::Value =
+        serde_json::from_slice(&fs::read(unit.env_path()).unwrap()).unwrap();
+    env["PU_MIN_LOG_LEVEL"] = level.into();
+    let new_env = unit.dir().join("env-new-level.json");
+    fs::write(&new_env, env.to_string()).unwrap();
+    client.update_env_from_file(&new_env).unwrap();
+}
+
+/// The bridges' loop check: nothing `client` logged names `log_topic` (rumqttc's words about a
+/// publish of a log entry), and no more entries are published while the unit is left alone.
+#[cfg(feature = "mqtt")]
+pub async fn assert_no_log_loop(
+    client: &pepeunit::client::PepeunitClient,
+    instance: &pepeunit_testkit::Instance,
+    log_topic: &str,
+) {
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let about_log_publishes: Vec<String> = client
+        .logger()
+        .get_full_log()
+        .into_iter()
+        .map(|e| e.text)
+        .filter(|t| t.contains(log_topic))
+        .collect();
+    assert!(about_log_publishes.is_empty(), "{about_log_publishes:?}");
+    let published = instance.messages(log_topic).len();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        instance.messages(log_topic).len(),
+        published,
+        "the log keeps growing"
+    );
+}
+
 /// REST options with two quick retries, so the tests that exhaust them stay fast.
 #[cfg(feature = "rest")]
 pub fn fast_retries() -> pepeunit::rest::RestOptions {

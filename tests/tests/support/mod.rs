@@ -87,15 +87,9 @@ pub async fn wait_log_where(
     what: &str,
     wanted: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Some(entry) = instance.next_log(unit, left).await else {
-            panic!("no log entry {what}; unit output:\n{}", output(dir));
-        };
-        if wanted(&entry) {
-            return entry;
-        }
+    match instance.next_log_where(unit, WAIT, wanted).await {
+        Some(entry) => entry,
+        None => panic!("no log entry {what}; unit output:\n{}", output(dir)),
     }
 }
 
