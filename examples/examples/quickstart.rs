@@ -16,11 +16,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use pepeunit::Command;
 use pepeunit::client::PepeunitClient;
 use pepeunit::runtime::extract::extract;
 use pepeunit::runtime::{InputHandler, OutputHandler, Outputs, Period};
 use pepeunit::update::RestartMode;
-use pepeunit_testkit::{Command, Instance, InstanceOptions, TestUnit, UnitSpec};
+use pepeunit_testkit::{Instance, InstanceOptions, TestUnit, UnitSpec};
 use serde_json::json;
 
 const RUN_FOR: Duration = Duration::from_secs(6);

@@ -7,7 +7,8 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use pepeunit_testkit::{Command, Instance, InstanceOptions, UnitSpec};
+//! use pepeunit::Command;
+//! use pepeunit_testkit::{Instance, InstanceOptions, UnitSpec};
 //!
 //! # async fn demo() -> pepeunit_testkit::Result<()> {
 //! let instance = Instance::start(InstanceOptions::default()).await?;
@@ -41,6 +42,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
+use pepeunit::Command;
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -96,44 +98,6 @@ impl Default for InstanceOptions {
             state_send_interval: 60,
             topic_domain: "localhost".into(),
             tls: false,
-        }
-    }
-}
-
-/// A command the backend sends on `input_base_topic` (§5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    /// `update/pepeunit`, to the version set by [`Instance::set_program`].
-    Update,
-    /// `env_update/pepeunit`.
-    EnvUpdate,
-    /// `schema_update/pepeunit`.
-    SchemaUpdate,
-    /// `log_sync/pepeunit`.
-    LogSync,
-    /// `reset/pepeunit`.
-    Reset,
-}
-
-impl Command {
-    /// The topic name the command goes to.
-    pub fn topic_name(self) -> &'static str {
-        match self {
-            Command::Update => "update/pepeunit",
-            Command::EnvUpdate => "env_update/pepeunit",
-            Command::SchemaUpdate => "schema_update/pepeunit",
-            Command::LogSync => "log_sync/pepeunit",
-            Command::Reset => "reset/pepeunit",
-        }
-    }
-
-    fn word(self) -> &'static str {
-        match self {
-            Command::Update => "Update",
-            Command::EnvUpdate => "EnvUpdate",
-            Command::SchemaUpdate => "SchemaUpdate",
-            Command::LogSync => "LogSync",
-            Command::Reset => "Reset",
         }
     }
 }
@@ -980,7 +944,7 @@ pub(crate) fn command_message(
         record.logs.clear();
     }
     let mut payload = serde_json::Map::new();
-    payload.insert("COMMAND".into(), json!(command.word()));
+    payload.insert("COMMAND".into(), json!(command.as_str()));
     if command == Command::Update {
         record.update_status = UpdateStatus::RequestSent {
             target: record.target_commit.clone(),

@@ -15,8 +15,9 @@ use super::data_pipe::{self, PipePolicy};
 use super::datetime;
 use super::rest::{Query, Reply, body_state, error, is_uuid, ok_json, validation};
 use super::units::{Node, NodeKind, Registry, TestUnit, UnitRecord, UpdateStatus, node_topic};
-use super::{Command, Instance, Shared, command_message, node_of, record_of};
+use super::{Instance, Shared, command_message, node_of, record_of};
 use crate::error::Result;
+use pepeunit::Command;
 
 /// Who may see a unit or a node (rule V): units see Public and Internal ones, and Private ones they
 /// have a permission row for.
@@ -303,12 +304,13 @@ fn set_state_input(shared: &Shared, registry: &mut Registry, call: &Call<'_>, uu
 fn send_command(shared: &Shared, registry: &mut Registry, call: &Call<'_>, uuid: &str) -> Reply {
     let command = match call.query.get("command").and_then(|v| v.first()) {
         None => return validation("query", "command", "missing", "Field required"),
-        Some(word) => match word.as_str() {
-            "Update" => Command::Update,
-            "EnvUpdate" => Command::EnvUpdate,
-            "SchemaUpdate" => Command::SchemaUpdate,
-            "LogSync" => Command::LogSync,
-            _ => {
+        // The backend's enum lacks Reset.
+        Some(word) => match Command::ALL
+            .into_iter()
+            .find(|c| *c != Command::Reset && c.as_str() == word)
+        {
+            Some(command) => command,
+            None => {
                 return validation(
                     "query",
                     "command",

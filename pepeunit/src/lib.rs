@@ -19,6 +19,7 @@
 pub mod backoff;
 pub mod cipher;
 pub mod client;
+mod command;
 pub mod error;
 mod file_backed;
 pub mod files;
@@ -58,6 +59,7 @@ mod sparse;
 // Their home is the update pipeline; the old paths stay.
 pub use update::{archive, firmware};
 
+pub use command::Command;
 pub use error::{Error, Result};
 
 pub use future::BoxFuture;

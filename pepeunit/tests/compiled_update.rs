@@ -130,7 +130,7 @@ impl Running {
             )
             .unwrap();
         self.instance
-            .send_command(&self.unit, pepeunit_testkit::Command::Update)
+            .send_command(&self.unit, pepeunit::Command::Update)
             .await
             .unwrap();
     }

@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use pepeunit::Command;
 use pepeunit::backoff::Backoff;
 use pepeunit::client::PepeunitClient;
 use pepeunit::mqtt::MqttConfig;
 use pepeunit::runtime::{AfterCommand, Handler, Message, PlatformCommand, PlatformCommands};
 use pepeunit::update::RestartMode;
 use pepeunit::{BoxFuture, Error};
-use pepeunit_testkit::{BrokerKind, Command, Instance, InstanceOptions, TestUnit, UnitSpec};
+use pepeunit_testkit::{BrokerKind, Instance, InstanceOptions, TestUnit, UnitSpec};
 use serde_json::{Value, json};
 use support::{TempDir, stop_cycle as stop};
 use tokio::sync::mpsc;

@@ -17,13 +17,14 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use pepeunit::Command;
 use pepeunit::backoff::Backoff;
 use pepeunit::cipher::{Cipher, aes_gcm_decode};
 use pepeunit::client::PepeunitClient;
 use pepeunit::mqtt::MqttConfig;
 use pepeunit::settings::Env;
 use pepeunit::update::RestartMode;
-use pepeunit_testkit::{Command, Instance, ProgramSource, UnitSpec};
+use pepeunit_testkit::{Instance, ProgramSource, UnitSpec};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 use support::TempDir;

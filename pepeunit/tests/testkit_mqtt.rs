@@ -5,9 +5,10 @@ mod support;
 
 use std::time::Duration;
 
+use pepeunit::Command;
 use pepeunit_testkit::{
-    BrokerKind, Command, Instance, InstanceOptions, ProgramSource, RejectionKind, TestUnit,
-    UnitSpec, UpdateStatus,
+    BrokerKind, Instance, InstanceOptions, ProgramSource, RejectionKind, TestUnit, UnitSpec,
+    UpdateStatus,
 };
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS,

@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 use pepeunit::client::PepeunitClient;
 use pepeunit::log_level::LogLevel;
 use pepeunit::rest::{
-    AggregationFunction, AggregationQuery, Command, Created, FirmwareUpdateStatus, LogQuery,
-    NRecordsQuery, Order, Page, RelativeTime, RestOptions, StateType, TimeWindowQuery,
-    UnitNodeType,
+    AggregationFunction, AggregationQuery, Created, FirmwareUpdateStatus, LogQuery, NRecordsQuery,
+    Order, Page, RelativeTime, RestOptions, StateType, TimeWindowQuery, UnitNodeType,
 };
-use pepeunit::{Error, Result};
+use pepeunit::{Command, Error, Result};
 use pepeunit_testkit::{
     Aggregate, AggregationType, Instance, InstanceOptions, PipePolicy, TestUnit, UnitSpec,
     Visibility, datetime_ago,
@@ -303,6 +302,14 @@ async fn commands_go_to_the_own_input_base_topic_and_log_sync_deletes_the_stored
         .unwrap();
     assert_eq!(message.text(), Some(r#"{"COMMAND": "EnvUpdate"}"#));
 
+    // Reset is a command the backend's route cannot ask for: refused before any request.
+    let reset = ca.send_command(Command::Reset).await;
+    assert!(
+        matches!(&reset, Err(Error::InvalidArgument(reason)) if reason.contains("Reset")),
+        "{reset:?}"
+    );
+    assert!(instance.messages(&command_topic("reset")).is_empty());
+
     ca.send_command(Command::Update).await.unwrap();
     let message = instance
         .next_message(&command_topic("update"), WAIT)
@@ -336,10 +343,7 @@ async fn commands_go_to_the_own_input_base_topic_and_log_sync_deletes_the_stored
         .await
         .unwrap();
     eventually("the stored log entry", || instance.logs(&a).len() == 1).await;
-    instance
-        .send_command(&a, pepeunit_testkit::Command::LogSync)
-        .await
-        .unwrap();
+    instance.send_command(&a, Command::LogSync).await.unwrap();
     assert!(instance.logs(&a).is_empty());
 
     // A schema without the topic: the backend silently sends nothing.

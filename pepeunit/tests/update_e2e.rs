@@ -9,11 +9,12 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use pepeunit::Command;
 use pepeunit::client::PepeunitClient;
 use pepeunit::runtime::{Message, PlatformCommand, PlatformCommands};
 use pepeunit::update::RestartMode;
 use pepeunit::update::{UpdateCommand, UpdateOutcome};
-use pepeunit_testkit::{Command, Instance, ProgramSource, TestUnit, UnitSpec, UpdateStatus};
+use pepeunit_testkit::{Instance, ProgramSource, TestUnit, UnitSpec, UpdateStatus};
 use support::{
     RecordingCommands, TempDir, fast_retries, fast_state_instance, record_inputs, snapshot, vector,
 };

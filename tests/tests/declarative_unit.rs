@@ -9,8 +9,9 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use pepeunit::Command;
 use pepeunit_testkit::{
-    Command, Instance, InstanceOptions, ProgramSource, TestUnit, UnitSpec, UpdateStatus,
+    Instance, InstanceOptions, ProgramSource, TestUnit, UnitSpec, UpdateStatus,
 };
 use serde_json::Value;
 use support::{Dir, Unit, WAIT, output, stop_with_sigterm, wait_log, wait_log_where};

@@ -10,7 +10,8 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pepeunit_testkit::{Command, Instance, InstanceOptions, TestUnit, UnitSpec};
+use pepeunit::Command;
+use pepeunit_testkit::{Instance, InstanceOptions, TestUnit, UnitSpec};
 use serde_json::Value;
 use support::{Dir, Unit, WAIT, output, stop_with_sigterm};
 

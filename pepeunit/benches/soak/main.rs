@@ -35,9 +35,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use pepeunit::Command as UnitCommand;
 use pepeunit::log_level::LogLevel;
 use pepeunit::logger::LogEntry;
-use pepeunit_testkit::Command as UnitCommand;
 use pepeunit_testkit::{BrokerKind, Instance, InstanceOptions, TestUnit, UnitSpec};
 
 const INPUT_EVERY: Duration = Duration::from_millis(50);

@@ -5,11 +5,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{ClientBuilder, PepeunitClient};
+use crate::command::Command;
 use crate::error::Result;
 use crate::log_level::LogLevel;
 use crate::rest::{
-    Command, DataPipeQuery, HttpClient, InstanceInfo, LogQuery, Order, PipeData, RestOptions,
-    TargetVersion, Unit, UnitLog, UnitLogs, UnitNode, UnitNodes, Units,
+    DataPipeQuery, HttpClient, InstanceInfo, LogQuery, Order, PipeData, RestOptions, TargetVersion,
+    Unit, UnitLog, UnitLogs, UnitNode, UnitNodes, Units,
 };
 
 /// REST options of the builder (cargo feature `rest`).
@@ -127,7 +128,8 @@ impl PepeunitClient {
     /// (`POST /units/send_command_to_input_base_topic/{uuid}`, never retried): `Update` with the
     /// target version, `EnvUpdate`, `SchemaUpdate` — nothing is sent when the schema lacks that
     /// topic. **`LogSync` first deletes the instance's stored copy of this unit's log**, then asks
-    /// the unit to publish its whole log.json again.
+    /// the unit to publish its whole log.json again. `Reset` is refused before any request: the
+    /// backend's route cannot ask for it.
     pub async fn send_command(&self, command: Command) -> Result<()> {
         self.rest_api()?.send_command(command).await
     }

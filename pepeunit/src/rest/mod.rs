@@ -32,7 +32,7 @@ pub use data_pipe::{
     TimeWindowQuery,
 };
 pub use http::{BodyStream, HttpClient, HttpRequest, HttpResponse, Method};
-pub use query::{Command, LogQuery, MAX_PAGE, Order, Page};
+pub use query::{LogQuery, MAX_PAGE, Order, Page};
 pub use reqwest_http::{HttpTimeouts, ReqwestHttp};
 pub use types::{
     AggregateRecord, AggregationFunction, FeatureFlags, FirmwareUpdateStatus, InstanceInfo,

@@ -84,31 +84,6 @@ pub struct LogQuery {
     pub page: Page,
 }
 
-/// A command a unit may send to itself through the backend (`send_command`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    /// `update/pepeunit` with the target version (and the binary's link for compiled programs).
-    Update,
-    /// `env_update/pepeunit`.
-    EnvUpdate,
-    /// `schema_update/pepeunit`.
-    SchemaUpdate,
-    /// `log_sync/pepeunit`; the instance deletes its stored copy of the unit's log first.
-    LogSync,
-}
-
-impl Command {
-    /// The `command` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Command::Update => "Update",
-            Command::EnvUpdate => "EnvUpdate",
-            Command::SchemaUpdate => "SchemaUpdate",
-            Command::LogSync => "LogSync",
-        }
-    }
-}
-
 /// `uuid` if it is a uuid (32 hex digits, hyphens allowed), else an error naming `what`. A path
 /// segment that is not one would reach another route (`/units/log_list`).
 pub(crate) fn uuid_arg<'a>(what: &str, uuid: &'a str) -> Result<&'a str> {

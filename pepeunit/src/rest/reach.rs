@@ -12,12 +12,13 @@ use serde_json::json;
 use super::api::{RestApi, encode, is_retryable, parse_json};
 use super::data_pipe::DataPipeQuery;
 use super::http::Method;
-use super::query::{Command, LogQuery, Order, Page, uuid_arg};
+use super::query::{LogQuery, Order, Page, uuid_arg};
 use super::types::{InstanceInfo, PipeData, Unit, UnitLog, UnitLogs, UnitNode};
-use crate::archive::{self, ArchiveFormat, ExtractLimits};
+use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::files;
 use crate::log_level::LogLevel;
+use crate::update::archive::{self, ArchiveFormat, ExtractLimits};
 
 impl RestApi {
     /// `GET /units/{uuid}`: any unit the token may see.
@@ -65,6 +66,11 @@ impl RestApi {
 
     /// `POST /units/send_command_to_input_base_topic/{own uuid}?command=…` (never retried).
     pub(crate) async fn send_command(&self, command: Command) -> Result<()> {
+        if command == Command::Reset {
+            return Err(Error::InvalidArgument(
+                "the backend's send_command cannot ask for Reset (PROTOCOL §7a)".into(),
+            ));
+        }
         let call = self.call(
             Method::Post,
             "/units/send_command_to_input_base_topic/{uuid}",

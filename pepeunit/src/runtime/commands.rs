@@ -15,6 +15,7 @@ use std::future::Future;
 use super::handler::Message;
 use super::log_sync::split_log;
 use crate::client::PepeunitClient;
+use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::future::BoxFuture;
 use crate::mqtt::transport::max_payload_size;
@@ -114,9 +115,9 @@ pub(crate) fn after_update(outcome: &crate::update::UpdateOutcome) -> AfterComma
     }
 }
 
-/// A command as received.
+/// A command as received: what its payload says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Command {
+enum Received {
     Platform(PlatformCommand),
     LogSync,
     Reset,
@@ -141,9 +142,9 @@ pub(crate) async fn handle(client: PepeunitClient, message: Message) -> Result<(
         .logger()
         .info(format!("Get base MQTT command: {name}"));
     match command {
-        Command::LogSync => log_sync(&client).await,
-        Command::Reset => reset(&client).await,
-        Command::Platform(command) => {
+        Received::LogSync => log_sync(&client).await,
+        Received::Reset => reset(&client).await,
+        Received::Platform(command) => {
             let runtime = client.mqtt_runtime()?;
             let Some(hook) = runtime.platform_commands() else {
                 let missing = Error::RestDisabled;
@@ -199,28 +200,26 @@ async fn restart_cleanly(
 }
 
 /// The command on topic name `name`, `None` for a name that is no command.
-fn parse(name: &str, payload: &[u8]) -> std::result::Result<Option<Command>, String> {
-    let command = match name {
-        "update/pepeunit" => {
-            Command::Platform(PlatformCommand::Update(UpdateCommand::read(payload)?))
-        }
-        "env_update/pepeunit" => {
-            check_command(payload, "EnvUpdate")?;
-            Command::Platform(PlatformCommand::EnvUpdate)
-        }
-        "schema_update/pepeunit" => {
-            check_command(payload, "SchemaUpdate")?;
-            Command::Platform(PlatformCommand::SchemaUpdate)
-        }
-        "log_sync/pepeunit" => {
-            check_command(payload, "LogSync")?;
-            Command::LogSync
+fn parse(name: &str, payload: &[u8]) -> std::result::Result<Option<Received>, String> {
+    let Some(command) = Command::from_topic_name(name) else {
+        return Ok(None);
+    };
+    let received = match command {
+        Command::Update => {
+            Received::Platform(PlatformCommand::Update(UpdateCommand::read(payload)?))
         }
         // Any payload restarts (PROTOCOL §5).
-        "reset/pepeunit" => Command::Reset,
-        _ => return Ok(None),
+        Command::Reset => Received::Reset,
+        Command::EnvUpdate | Command::SchemaUpdate | Command::LogSync => {
+            check_command(payload, command.as_str())?;
+            match command {
+                Command::EnvUpdate => Received::Platform(PlatformCommand::EnvUpdate),
+                Command::SchemaUpdate => Received::Platform(PlatformCommand::SchemaUpdate),
+                _ => Received::LogSync,
+            }
+        }
     };
-    Ok(Some(command))
+    Ok(Some(received))
 }
 
 /// Publishes the whole log on `log/pepeunit`, split into arrays that fit the packet limit.
@@ -312,7 +311,7 @@ mod tests {
         let update = br#"{"COMMAND": "Update", "PU_COMMIT_VERSION": "abc", "COMPILED_FIRMWARE_LINK": "http://x/b"}"#;
         assert_eq!(
             parse("update/pepeunit", update),
-            Ok(Some(Command::Platform(PlatformCommand::Update(
+            Ok(Some(Received::Platform(PlatformCommand::Update(
                 UpdateCommand {
                     version: Some("abc".into()),
                     compiled_firmware_link: Some("http://x/b".into()),
@@ -322,15 +321,15 @@ mod tests {
         let legacy = br#"{"COMMAND": "Update", "NEW_COMMIT_VERSION": "old"}"#;
         assert!(matches!(
             parse("update/pepeunit", legacy),
-            Ok(Some(Command::Platform(PlatformCommand::Update(UpdateCommand { version: Some(v), .. })))) if v == "old"
+            Ok(Some(Received::Platform(PlatformCommand::Update(UpdateCommand { version: Some(v), .. })))) if v == "old"
         ));
         assert_eq!(
             parse("log_sync/pepeunit", br#"{"COMMAND": "LogSync"}"#),
-            Ok(Some(Command::LogSync))
+            Ok(Some(Received::LogSync))
         );
         assert_eq!(
             parse("reset/pepeunit", b"\xff\xfe"),
-            Ok(Some(Command::Reset))
+            Ok(Some(Received::Reset))
         );
         assert_eq!(parse("input/pepeunit", b"1"), Ok(None));
         for bad in [
