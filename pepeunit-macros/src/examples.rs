@@ -1,5 +1,5 @@
-//! The unit crate's `schema_example.json` and `env_example.json` (at `CARGO_MANIFEST_DIR`), read at
-//! compile time: `#[input]` names and the `rest` flag are checked against the first, typed accessors
+//! The unit crate's `schema_example.json` and `env_example.json` (in the unit's directory, see
+//! `unit_dir.rs`), read at compile time: `#[input]` names and the `rest` flag are checked against the first, typed accessors
 //! are generated from the second.
 
 use std::path::PathBuf;
@@ -11,6 +11,7 @@ use syn::LitStr;
 
 use crate::errors::Errors;
 use crate::paths::Item;
+use crate::unit_dir;
 
 /// The sections of `schema_example.json` the macros check against.
 pub(crate) struct SchemaExample {
@@ -136,12 +137,11 @@ impl EnvExample {
     }
 }
 
-/// `name` in `CARGO_MANIFEST_DIR` as JSON, `Ok(None)` when it does not exist.
+/// `name` in the unit's directory as JSON, `Ok(None)` when it does not exist.
 fn read(name: &str) -> syn::Result<Option<(PathBuf, Value)>> {
-    let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") else {
+    let Some(path) = unit_dir::file(name) else {
         return Ok(None);
     };
-    let path = PathBuf::from(dir).join(name);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
