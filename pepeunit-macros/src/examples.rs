@@ -1,5 +1,5 @@
-//! The unit crate's `schema_example.json` and `env_example.json` (at `CARGO_MANIFEST_DIR`), read at
-//! compile time: `#[input]` names and the `rest` flag are checked against the first, typed accessors
+//! The unit crate's `schema_example.json` and `env_example.json` (in the unit's directory, see
+//! `unit_dir.rs`), read at compile time: `#[input]` names and the `rest` flag are checked against the first, typed accessors
 //! are generated from the second.
 
 use std::path::PathBuf;
@@ -11,6 +11,7 @@ use syn::LitStr;
 
 use crate::errors::Errors;
 use crate::paths::Item;
+use crate::unit_dir;
 
 /// The crate's `schema_example.json`, with where it was read from.
 pub(crate) struct SchemaExample {
@@ -131,12 +132,11 @@ impl EnvExample {
     }
 }
 
-/// The text of `name` in `CARGO_MANIFEST_DIR`, `Ok(None)` when it does not exist.
+/// The text of `name` in the unit's directory, `Ok(None)` when it does not exist.
 fn read(name: &str) -> syn::Result<Option<(PathBuf, String)>> {
-    let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") else {
+    let Some(path) = unit_dir::file(name) else {
         return Ok(None);
     };
-    let path = PathBuf::from(dir).join(name);
     match std::fs::read_to_string(&path) {
         Ok(text) => Ok(Some((path, text))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -16,6 +16,11 @@
 //! mistake is a compile error spanned on the offending token, all of them at once, with the
 //! original item kept so that no cascade of follow-up errors hides them; the function's body is
 //! never parsed, so a syntax error in it is rustc's own.
+//!
+//! The crate's files are read from its directory (`CARGO_MANIFEST_DIR`), or from the directory that
+//! `PEPEUNIT_UNIT_DIR` names when it is set at build time (relative to the crate's directory); cargo
+//! rebuilds the unit when that variable changes. It is meant for harnesses that compile a unit's
+//! source inside a crate of their own, as trybuild does.
 
 mod args;
 mod errors;
@@ -27,6 +32,7 @@ mod main_attr;
 mod output;
 mod paths;
 mod signature;
+mod unit_dir;
 
 use proc_macro::TokenStream;
 

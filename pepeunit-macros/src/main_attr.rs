@@ -13,7 +13,7 @@ use crate::errors::Errors;
 use crate::examples::{EnvExample, SchemaExample};
 use crate::item::UnitFn;
 use crate::paths::Item;
-use crate::{Features, handler, signature};
+use crate::{Features, handler, signature, unit_dir};
 
 /// The platform commands the REST layer runs.
 const REST_COMMANDS: [&str; 3] = [
@@ -358,7 +358,9 @@ pub(crate) fn expand(
     config.check(attr_span, features, &schema, &mut errors);
     let tracked = schema.map(|s| s.track());
     let accessors = env.map(|e| e.accessors());
+    let unit_dir = unit_dir::track();
     let generated = quote! {
+        #unit_dir
         #tracked
         #accessors
     };

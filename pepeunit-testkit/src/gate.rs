@@ -7,14 +7,21 @@
 //!   `input_topic`), by full name: a wildcard or any other filter gets SUBACK failure `0x80`;
 //! - a unit publishes only to the topics its schema gives it to write (`output_base_topic`,
 //!   `output_topic`); anything else is dropped, as EMQX's `deny_action = ignore` does;
-//! - a packet over 256 KiB closes the connection.
+//! - a packet over 256 KiB closes the connection, and so does one that rumqttc's MQTT 3.1.1 codec
+//!   (`rumqttc::mqttbytes`, which reads and writes every packet here) refuses, as a broker does.
 //!
-//! Every allowed topic has at most five levels, so the depth limit follows from the schema.
+//! Every allowed topic has at most five levels, so the depth limit follows from the schema. Packets
+//! are forwarded as they came, except the subscriptions the rules trim.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
+use rumqttc::mqttbytes::v4::{
+    ConnAck, Connect, ConnectReturnCode, Publish, SubAck, Subscribe, SubscribeReasonCode,
+};
+use rumqttc::mqttbytes::{self, FixedHeader, PacketType, Protocol};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -26,9 +33,6 @@ use pepeunit::mqtt::MAX_PACKET_SIZE;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Packets from the broker are not limited by the unit rules; this only bounds memory.
 const MAX_BROKER_PACKET: usize = 16 << 20;
-
-/// CONNACK return code 4: bad user name or password.
-pub(crate) const BAD_CREDENTIALS: u8 = 4;
 
 /// Who a connection belongs to, once its CONNECT was accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,83 +66,90 @@ pub(crate) async fn forward(
     conn: &Conn,
     rules: &dyn UnitRules,
 ) {
-    let (mut client_read, mut client_write) = tokio::io::split(client);
+    let (client_read, mut client_write) = tokio::io::split(client);
     let (server_read, mut server_write) = server.into_split();
-    let connect = match tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        read_packet(&mut client_read, MAX_PACKET_SIZE),
-    )
-    .await
-    {
+    let mut from_client = Packets::new(client_read, MAX_PACKET_SIZE);
+    let connect = match tokio::time::timeout(CONNECT_TIMEOUT, from_client.next()).await {
         Ok(Ok(Some(packet))) => packet,
         _ => return,
     };
     conn.link().count_connect();
     if !conn.admit().await {
-        swallow(client_read).await;
+        swallow(from_client.from).await;
         return;
     }
-    let Some(who) = connect_login(&connect).and_then(|(user, pass)| rules.identify(user, pass))
-    else {
+    let login = connect_login(&connect);
+    let Some(who) = login.and_then(|(user, pass)| {
+        rules.identify(user.as_deref(), pass.as_deref().map(str::as_bytes))
+    }) else {
         conn.link().count_refused();
-        let _ = client_write
-            .write_all(&[0x20, 0x02, 0x00, BAD_CREDENTIALS])
-            .await;
+        let refusal = ConnAck::new(ConnectReturnCode::BadUserNamePassword, false);
+        let _ = client_write.write_all(&encode(|b| refusal.write(b))).await;
         return;
     };
-    if server_write.write_all(&connect).await.is_err() {
+    if server_write.write_all(&connect.bytes).await.is_err() {
         return;
     }
     let subacks = Mutex::new(HashMap::new());
     let (inject, injected) = mpsc::unbounded_channel();
+    let from_server = Packets::new(server_read, MAX_BROKER_PACKET);
     tokio::select! {
-        _ = from_unit(client_read, server_write, conn, rules, &who, &subacks, inject) => {}
-        _ = to_unit(server_read, client_write, conn, &subacks, injected) => {}
+        _ = from_unit(from_client, server_write, conn, rules, &who, &subacks, inject) => {}
+        _ = to_unit(from_server, client_write, conn, &subacks, injected) => {}
     }
 }
 
 /// Unit → broker: publishes and subscriptions checked against the rules.
 async fn from_unit(
-    mut from: impl AsyncRead + Unpin,
+    mut from: Packets<impl AsyncRead + Unpin>,
     mut to: impl AsyncWrite + Unpin,
     conn: &Conn,
     rules: &dyn UnitRules,
     who: &Identity,
     subacks: &Mutex<HashMap<u16, Vec<bool>>>,
-    inject: mpsc::UnboundedSender<Vec<u8>>,
+    inject: mpsc::UnboundedSender<Bytes>,
 ) {
-    while let Ok(Some(packet)) = read_packet(&mut from, MAX_PACKET_SIZE).await {
+    while let Ok(Some(packet)) = from.next().await {
         if !conn.admit().await {
             continue;
         }
-        let forwarded = match packet[0] >> 4 {
-            3 => publish_topic(&packet)
-                .is_some_and(|topic| rules.may(who, Access::Write, topic))
-                .then_some(packet),
-            8 => match subscribe_filters(&packet) {
-                Some((id, filters)) => {
-                    let allowed: Vec<bool> = filters
-                        .iter()
-                        .map(|(filter, _)| rules.may(who, Access::Read, filter))
-                        .collect();
-                    if allowed.iter().all(|a| *a) {
-                        Some(packet)
-                    } else if allowed.iter().any(|a| *a) {
-                        let kept = filters.iter().zip(&allowed).filter(|(_, a)| **a);
-                        let packet = subscribe_packet(id, kept.map(|(f, _)| f));
-                        lock(subacks).insert(id, allowed);
-                        Some(packet)
-                    } else {
-                        let _ = inject.send(suback_packet(id, &vec![0x80; allowed.len()]));
-                        None
-                    }
-                }
-                None => return,
+        let forwarded = match packet.kind() {
+            Some(PacketType::Publish) => match Publish::read(packet.header, packet.bytes.clone()) {
+                Ok(publish) => rules
+                    .may(who, Access::Write, &publish.topic)
+                    .then_some(packet.bytes),
+                Err(_) => return,
             },
-            _ => Some(packet),
+            Some(PacketType::Subscribe) => {
+                let Ok(subscribe) = Subscribe::read(packet.header, packet.bytes.clone()) else {
+                    return;
+                };
+                let allowed: Vec<bool> = subscribe
+                    .filters
+                    .iter()
+                    .map(|filter| rules.may(who, Access::Read, &filter.path))
+                    .collect();
+                if allowed.iter().all(|a| *a) {
+                    Some(packet.bytes)
+                } else if allowed.iter().any(|a| *a) {
+                    let kept = subscribe.filters.into_iter().zip(&allowed);
+                    let trimmed = Subscribe {
+                        pkid: subscribe.pkid,
+                        filters: kept.filter(|(_, a)| **a).map(|(f, _)| f).collect(),
+                    };
+                    lock(subacks).insert(subscribe.pkid, allowed);
+                    Some(encode(|b| trimmed.write(b)))
+                } else {
+                    let codes = vec![SubscribeReasonCode::Failure; allowed.len()];
+                    let refusal = SubAck::new(subscribe.pkid, codes);
+                    let _ = inject.send(encode(|b| refusal.write(b)));
+                    None
+                }
+            }
+            _ => Some(packet.bytes),
         };
-        if let Some(packet) = forwarded
-            && to.write_all(&packet).await.is_err()
+        if let Some(bytes) = forwarded
+            && to.write_all(&bytes).await.is_err()
         {
             return;
         }
@@ -148,21 +159,21 @@ async fn from_unit(
 /// Broker → unit: SUBACKs of partly refused subscriptions completed with `0x80` in the refused places,
 /// and the SUBACKs of wholly refused ones inserted between packets.
 async fn to_unit(
-    mut from: impl AsyncRead + Unpin,
+    mut from: Packets<impl AsyncRead + Unpin>,
     mut to: impl AsyncWrite + Unpin,
     conn: &Conn,
     subacks: &Mutex<HashMap<u16, Vec<bool>>>,
-    mut injected: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut injected: mpsc::UnboundedReceiver<Bytes>,
 ) {
     loop {
-        let packet = tokio::select! {
-            packet = read_packet(&mut from, MAX_BROKER_PACKET) => match packet {
+        let bytes = tokio::select! {
+            packet = from.next() => match packet {
                 Ok(Some(packet)) => complete_suback(packet, subacks),
                 _ => return,
             },
-            Some(packet) = injected.recv() => packet,
+            Some(bytes) = injected.recv() => bytes,
         };
-        if conn.admit().await && to.write_all(&packet).await.is_err() {
+        if conn.admit().await && to.write_all(&bytes).await.is_err() {
             return;
         }
     }
@@ -182,209 +193,197 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// One whole packet (fixed header included); `None` at a clean end of stream. A packet over `max`
-/// bytes is an error (the connection closes, as EMQX closes it).
-async fn read_packet<R: AsyncRead + Unpin>(
-    from: &mut R,
+/// One whole packet as it came (fixed header included) and its fixed header, which the codec's
+/// readers take.
+struct Packet {
+    header: FixedHeader,
+    bytes: Bytes,
+}
+
+impl Packet {
+    /// `None` for a type byte that is no MQTT 3.1.1 packet (forwarded: the broker refuses it).
+    fn kind(&self) -> Option<PacketType> {
+        self.header.packet_type().ok()
+    }
+}
+
+/// The packets of one direction of a connection, framed by the codec.
+struct Packets<R> {
+    from: R,
+    buffer: BytesMut,
+    /// A packet over this many bytes is an error (the connection closes, as EMQX closes it).
     max: usize,
-) -> std::io::Result<Option<Vec<u8>>> {
-    let mut first = [0u8; 1];
-    if from.read(&mut first).await? == 0 {
-        return Ok(None);
-    }
-    let mut packet = vec![first[0]];
-    let mut remaining = 0usize;
-    for shift in [0, 7, 14, 21] {
-        let byte = from.read_u8().await?;
-        packet.push(byte);
-        remaining |= usize::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            break;
-        }
-        if shift == 21 {
-            return Err(std::io::Error::other("malformed remaining length"));
+}
+
+impl<R: AsyncRead + Unpin> Packets<R> {
+    fn new(from: R, max: usize) -> Packets<R> {
+        Packets {
+            from,
+            buffer: BytesMut::new(),
+            max,
         }
     }
-    if packet.len() + remaining > max {
-        return Err(std::io::Error::other("packet over the size limit"));
-    }
-    let header = packet.len();
-    packet.resize(header + remaining, 0);
-    from.read_exact(&mut packet[header..]).await?;
-    Ok(Some(packet))
-}
 
-/// The body of a packet (after the fixed header).
-fn body(packet: &[u8]) -> &[u8] {
-    let mut i = 1;
-    while i < packet.len() && packet[i] & 0x80 != 0 {
-        i += 1;
-    }
-    packet.get(i + 1..).unwrap_or_default()
-}
-
-/// A cursor over a packet body.
-struct Fields<'a>(&'a [u8]);
-
-impl<'a> Fields<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = (self.0.get(..n)?, self.0.get(n..)?);
-        self.0 = rest;
-        Some(head)
-    }
-
-    fn u16(&mut self) -> Option<u16> {
-        self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
-    }
-
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let n = self.u16()?;
-        self.take(usize::from(n))
-    }
-
-    fn string(&mut self) -> Option<&'a str> {
-        std::str::from_utf8(self.bytes()?).ok()
+    /// The next packet; `None` at a clean end of stream (between packets).
+    async fn next(&mut self) -> std::io::Result<Option<Packet>> {
+        loop {
+            match mqttbytes::check(self.buffer.iter(), self.max) {
+                Ok(header) if header.frame_length() > self.max => {
+                    return Err(std::io::Error::other("packet over the size limit"));
+                }
+                Ok(header) => {
+                    let bytes = self.buffer.split_to(header.frame_length()).freeze();
+                    return Ok(Some(Packet { header, bytes }));
+                }
+                Err(mqttbytes::Error::InsufficientBytes(_)) => {}
+                Err(e) => return Err(std::io::Error::other(e)),
+            }
+            self.buffer.reserve(READ_CHUNK);
+            if self.from.read_buf(&mut self.buffer).await? == 0 {
+                return match self.buffer.is_empty() {
+                    true => Ok(None),
+                    false => Err(std::io::ErrorKind::UnexpectedEof.into()),
+                };
+            }
+        }
     }
 }
 
-/// Username and password of a CONNECT (MQTT 3.1/3.1.1); `None` when it is not one.
-fn connect_login(packet: &[u8]) -> Option<(Option<&str>, Option<&[u8]>)> {
-    if packet[0] != 0x10 {
+/// How much room each read of a connection asks for.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A packet written by one of the codec's writers.
+fn encode(write: impl FnOnce(&mut BytesMut) -> Result<usize, mqttbytes::Error>) -> Bytes {
+    let mut buffer = BytesMut::new();
+    // ok: the gate only writes packets built from ones the codec read, so each fits its limits.
+    let _ = write(&mut buffer);
+    buffer.freeze()
+}
+
+/// Username and password of an MQTT 3.1.1 CONNECT, each `None` when absent or empty (the codec keeps
+/// no difference); `None` when the packet is not such a CONNECT.
+fn connect_login(packet: &Packet) -> Option<(Option<String>, Option<String>)> {
+    if packet.kind() != Some(PacketType::Connect) {
         return None;
     }
-    let mut fields = Fields(body(packet));
-    fields.bytes()?; // protocol name
-    let level = fields.take(1)?[0];
-    if level != 3 && level != 4 {
+    let connect = Connect::read(packet.header, packet.bytes.clone()).ok()?;
+    if connect.protocol != Protocol::V4 {
         return None;
     }
-    let flags = fields.take(1)?[0];
-    fields.u16()?; // keepalive
-    fields.bytes()?; // client id
-    if flags & 0x04 != 0 {
-        fields.bytes()?; // will topic
-        fields.bytes()?; // will message
-    }
-    let username = if flags & 0x80 != 0 {
-        Some(fields.string()?)
-    } else {
-        None
-    };
-    let password = if flags & 0x40 != 0 {
-        Some(fields.bytes()?)
-    } else {
-        None
-    };
-    Some((username, password))
-}
-
-/// The topic of a PUBLISH.
-fn publish_topic(packet: &[u8]) -> Option<&str> {
-    Fields(body(packet)).string()
-}
-
-/// The packet id and (filter, options) list of a SUBSCRIBE.
-fn subscribe_filters(packet: &[u8]) -> Option<(u16, Vec<(String, u8)>)> {
-    let mut fields = Fields(body(packet));
-    let id = fields.u16()?;
-    let mut filters = Vec::new();
-    while !fields.0.is_empty() {
-        let filter = fields.string()?.to_owned();
-        let options = fields.take(1)?[0];
-        filters.push((filter, options));
-    }
-    Some((id, filters))
-}
-
-/// A packet of type byte `first` with `body`.
-fn packet(first: u8, body: &[u8]) -> Vec<u8> {
-    let mut packet = vec![first];
-    let mut n = body.len();
-    loop {
-        let byte = (n % 128) as u8; // ok: below 128
-        n /= 128;
-        packet.push(if n > 0 { byte | 0x80 } else { byte });
-        if n == 0 {
-            break;
-        }
-    }
-    packet.extend_from_slice(body);
-    packet
-}
-
-fn subscribe_packet<'a>(id: u16, filters: impl Iterator<Item = &'a (String, u8)>) -> Vec<u8> {
-    let mut body = id.to_be_bytes().to_vec();
-    for (filter, options) in filters {
-        // ok: filters came from a packet, so each is at most 65535 bytes long.
-        body.extend_from_slice(&(filter.len() as u16).to_be_bytes());
-        body.extend_from_slice(filter.as_bytes());
-        body.push(*options);
-    }
-    packet(0x82, &body)
-}
-
-fn suback_packet(id: u16, codes: &[u8]) -> Vec<u8> {
-    let mut body = id.to_be_bytes().to_vec();
-    body.extend_from_slice(codes);
-    packet(0x90, &body)
+    let given = |text: String| (!text.is_empty()).then_some(text);
+    Some(match connect.login {
+        Some(login) => (given(login.username), given(login.password)),
+        None => (None, None),
+    })
 }
 
 /// A SUBACK for a subscription the rules trimmed gets `0x80` back in the refused places.
-fn complete_suback(packet: Vec<u8>, subacks: &Mutex<HashMap<u16, Vec<bool>>>) -> Vec<u8> {
-    if packet[0] != 0x90 {
-        return packet;
+fn complete_suback(packet: Packet, subacks: &Mutex<HashMap<u16, Vec<bool>>>) -> Bytes {
+    if packet.kind() != Some(PacketType::SubAck) {
+        return packet.bytes;
     }
-    let mut fields = Fields(body(&packet));
-    let Some(id) = fields.u16() else {
-        return packet;
+    let Ok(suback) = SubAck::read(packet.header, packet.bytes.clone()) else {
+        return packet.bytes;
     };
-    let Some(allowed) = lock(subacks).remove(&id) else {
-        return packet;
+    let Some(allowed) = lock(subacks).remove(&suback.pkid) else {
+        return packet.bytes;
     };
-    let mut granted = fields.0.iter();
-    let codes: Vec<u8> = allowed
+    let mut granted = suback.return_codes.into_iter();
+    let codes = allowed
         .iter()
-        .map(|a| match a {
-            true => granted.next().copied().unwrap_or(0x80),
-            false => 0x80,
+        .map(|allowed| match allowed {
+            true => granted.next().unwrap_or(SubscribeReasonCode::Failure),
+            false => SubscribeReasonCode::Failure,
         })
         .collect();
-    suback_packet(id, &codes)
+    let completed = SubAck::new(suback.pkid, codes);
+    encode(|b| completed.write(b))
 }
 
 #[cfg(test)]
 mod tests {
+    use rumqttc::mqttbytes::QoS;
+    use rumqttc::mqttbytes::v4::SubscribeFilter;
+
     use super::*;
 
+    /// Every packet `stream` holds, framed with the limit `max`.
+    fn frame(stream: &[u8], max: usize) -> std::io::Result<Vec<Packet>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut packets = Packets::new(stream, max);
+            let mut all = Vec::new();
+            while let Some(packet) = packets.next().await? {
+                all.push(packet);
+            }
+            Ok(all)
+        })
+    }
+
+    fn subscribe(pkid: u16, filters: &[&str]) -> Bytes {
+        let filters = filters
+            .iter()
+            .map(|f| SubscribeFilter::new((*f).to_owned(), QoS::AtLeastOnce));
+        let packet = Subscribe {
+            pkid,
+            filters: filters.collect(),
+        };
+        encode(|b| packet.write(b))
+    }
+
     #[test]
-    fn packets_round_trip_through_the_parsers() {
-        let filters = vec![("a/b".to_owned(), 0u8), ("c".to_owned(), 1u8)];
-        let sub = subscribe_packet(7, filters.iter());
-        assert_eq!(subscribe_filters(&sub), Some((7, filters)));
-        let big = packet(0x30, &vec![0u8; 300]);
-        assert_eq!(&big[..3], &[0x30, 0xac, 0x02]);
-        assert_eq!(body(&big).len(), 300);
+    fn packets_are_framed_across_reads_and_the_limit_holds() {
+        let big = encode(|b| Publish::new("a/b", QoS::AtMostOnce, vec![7u8; 300]).write(b));
+        let sub = subscribe(7, &["a/b", "c"]);
+        let stream = [&big[..], &sub[..]].concat();
+        let packets = frame(&stream, big.len()).unwrap();
+        assert_eq!(packets.len(), 2);
+        assert_eq!(packets[0].bytes, big);
+        assert_eq!(packets[0].kind(), Some(PacketType::Publish));
+        assert_eq!(packets[1].bytes, sub);
+        // One byte over the limit, counting the fixed header: refused before its body is read.
+        assert!(frame(&stream, big.len() - 1).is_err());
+        // Cut inside a packet: an error, not a clean end.
+        assert!(frame(&stream[..stream.len() - 1], big.len()).is_err());
+        // A fifth byte of remaining length.
+        assert!(frame(&[0x30, 0xff, 0xff, 0xff, 0xff, 0x01], 1 << 30).is_err());
     }
 
     #[test]
     fn a_trimmed_suback_gets_refusals_in_place() {
         let subacks = Mutex::new(HashMap::from([(3, vec![false, true, false, true])]));
-        let from_broker = suback_packet(3, &[0, 1]);
+        let granted = [
+            SubscribeReasonCode::Success(QoS::AtMostOnce),
+            SubscribeReasonCode::Success(QoS::AtLeastOnce),
+        ];
+        let from_broker = encode(|b| SubAck::new(3, granted.to_vec()).write(b));
+        let packet = frame(&from_broker, 64).unwrap().remove(0);
         assert_eq!(
-            complete_suback(from_broker, &subacks),
-            suback_packet(3, &[0x80, 0, 0x80, 1])
+            &complete_suback(packet, &subacks)[..],
+            &[0x90, 0x06, 0, 3, 0x80, 0, 0x80, 1]
         );
         assert!(lock(&subacks).is_empty());
     }
 
     #[test]
     fn connect_login_reads_username_and_password() {
-        // CONNECT, MQTT 3.1.1, flags: username + password + clean session.
-        let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0xc2, 0, 60, 0, 1, b'c'];
-        body.extend_from_slice(&[0, 2, b'u', b'n', 0, 1, b'p']);
-        let connect = packet(0x10, &body);
-        assert_eq!(connect_login(&connect), Some((Some("un"), Some(&b"p"[..]))));
-        let anonymous = packet(0x10, &[0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60, 0, 0]);
-        assert_eq!(connect_login(&anonymous), Some((None, None)));
+        let login = |connect: Connect| {
+            let bytes = encode(|b| connect.write(b));
+            connect_login(&frame(&bytes, 1024).unwrap().remove(0))
+        };
+        let mut connect = Connect::new("c");
+        connect.set_login("un", "p");
+        assert_eq!(
+            login(connect.clone()),
+            Some((Some("un".into()), Some("p".into())))
+        );
+        connect.login = None;
+        assert_eq!(login(connect.clone()), Some((None, None)));
+        connect.protocol = Protocol::V5;
+        assert_eq!(login(connect), None);
+        let subscribe = frame(&subscribe(1, &["a"]), 64).unwrap().remove(0);
+        assert_eq!(connect_login(&subscribe), None);
     }
 }

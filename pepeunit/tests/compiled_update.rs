@@ -23,8 +23,8 @@ const WAIT: Duration = Duration::from_secs(30);
 const GRACE_MS: &str = "3000";
 const COMMIT_V2: &str = "2222222222222222222222222222222222222222";
 
-/// The example built with `UNIT_VERSION=v1` and `=v2`: two builds per test run, in their own target
-/// directory (the outer cargo holds the lock of its own).
+/// The example built with `UNIT_VERSION=v1` and `=v2`: two builds of the example alone per test run
+/// (`support::build_example`).
 fn binaries() -> &'static (Vec<u8>, Vec<u8>) {
     static BUILT: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
     BUILT.get_or_init(|| {

@@ -4,6 +4,8 @@
 //! The property is always the same: no panic; either accepted or refused with the typed error that
 //! names what was wrong; a refused input leaves the files on disk (and the state in memory) as they
 //! were. Each property prints its case count (`cargo test --test hostile_input -- --nocapture`).
+//! The random cases come from proptest (`support/prop.rs`): a failing one is shrunk, and its seed is
+//! kept in `hostile_input.proptest-regressions` beside this file, to be committed.
 
 mod support;
 
@@ -18,8 +20,10 @@ use pepeunit::cipher::Cipher;
 use pepeunit::client::PepeunitClient;
 use pepeunit::token::unit_uuid_from_token;
 use pepeunit::update::{UpdateOptions, update_device_program};
+use proptest::prelude::*;
+use proptest::sample::{Index, select};
 use serde_json::{Value, json};
-use support::prop::{Property, Rng, Verdict, mutate, mutate_json};
+use support::prop::{Property, Verdict, mutated, mutated_json, mutated_text};
 use support::{TempDir, snapshot, vector, vectors};
 
 fn read(rel: &str) -> Vec<u8> {
@@ -36,13 +40,12 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// A JSON document derived from `seeds`: a structural edit of one, or a byte-level edit of its text.
-fn json_case(rng: &mut Rng, seeds: &[Value]) -> Vec<u8> {
-    let seed = rng.pick(seeds);
-    if rng.below(2) == 0 {
-        serde_json::to_vec(&mutate_json(rng, seed)).unwrap()
-    } else {
-        mutate(rng, &serde_json::to_vec_pretty(seed).unwrap())
-    }
+fn json_case(seeds: &[Value]) -> impl Strategy<Value = Vec<u8>> + use<> {
+    let texts = seeds.iter().map(|s| serde_json::to_vec_pretty(s).unwrap());
+    prop_oneof![
+        mutated_json(seeds.to_vec()).prop_map(|value| serde_json::to_vec(&value).unwrap()),
+        mutated(texts.collect()),
+    ]
 }
 
 /// Passes when `err` is one of the `expected` variants and its message names `source`.
@@ -73,25 +76,21 @@ fn token() {
     let mut fixed = all("invalid");
     fixed.extend(valid.iter().cloned());
     let claims = json!({"uuid": "6b872f9a-0070-424a-9829-834bb582fc3f", "type": "Unit"});
+    let edited_claims = mutated_json(vec![claims]).prop_map(|claims| {
+        let payload = serde_json::to_vec(&claims).unwrap();
+        format!(
+            "eyJhbGciOiJIUzI1NiJ9.{}.sig",
+            URL_SAFE_NO_PAD.encode(payload)
+        )
+    });
     Property {
         name: "token",
         fixed,
         random: 3000,
     }
     .run(
-        |rng| match rng.below(3) {
-            0 => {
-                let payload = serde_json::to_vec(&mutate_json(rng, &claims)).unwrap();
-                format!(
-                    "eyJhbGciOiJIUzI1NiJ9.{}.sig",
-                    URL_SAFE_NO_PAD.encode(payload)
-                )
-            }
-            _ => {
-                let seed = rng.pick(&valid).clone();
-                text(&mutate(rng, seed.as_bytes()))
-            }
-        },
+        file!(),
+        prop_oneof![1 => edited_claims, 2 => mutated_text(valid)],
         |token| match unit_uuid_from_token(token) {
             Ok(_) => Ok(Verdict::Accepted),
             Err(Error::InvalidToken(reason)) if reason.is_empty() => Err("no reason".into()),
@@ -133,7 +132,7 @@ struct Replaced<'a, T> {
 fn replace_property<T: PartialEq>(
     name: &str,
     fixed: Vec<Vec<u8>>,
-    random: usize,
+    random: u32,
     seeds: &[Value],
     file: Replaced<'_, T>,
 ) {
@@ -145,30 +144,27 @@ fn replace_property<T: PartialEq>(
         fixed,
         random,
     }
-    .run(
-        |rng| json_case(rng, seeds),
-        |bytes| {
-            fs::write(&candidate, bytes).unwrap();
-            let before = (file.loaded)();
-            match (file.replace)(&candidate) {
-                Ok(()) => {
-                    fs::write(&candidate, &original).unwrap();
-                    (file.replace)(&candidate).map_err(|e| format!("restoring: {e}"))?;
-                    Ok(Verdict::Accepted)
-                }
-                Err(err) => {
-                    let verdict = typed(&err, file.errors, &source)?;
-                    if fs::read(file.target).unwrap() != original {
-                        return Err(format!("refused ({err}) but {name} changed"));
-                    }
-                    if (file.loaded)() != before {
-                        return Err(format!("refused ({err}) but what was loaded changed"));
-                    }
-                    Ok(verdict)
-                }
+    .run(file!(), json_case(seeds), |bytes| {
+        fs::write(&candidate, bytes).unwrap();
+        let before = (file.loaded)();
+        match (file.replace)(&candidate) {
+            Ok(()) => {
+                fs::write(&candidate, &original).unwrap();
+                (file.replace)(&candidate).map_err(|e| format!("restoring: {e}"))?;
+                Ok(Verdict::Accepted)
             }
-        },
-    );
+            Err(err) => {
+                let verdict = typed(&err, file.errors, &source)?;
+                if fs::read(file.target).unwrap() != original {
+                    return Err(format!("refused ({err}) but {name} changed"));
+                }
+                if (file.loaded)() != before {
+                    return Err(format!("refused ({err}) but what was loaded changed"));
+                }
+                Ok(verdict)
+            }
+        }
+    });
 }
 
 /// The malformed env.json texts of tests/settings.rs.
@@ -302,7 +298,7 @@ fn log_json() {
         ndjson.clone(),
         legacy.clone(),
     ];
-    let seeds = [ndjson, legacy];
+    let seeds = vec![ndjson, legacy];
     let candidate = dir.path().join("candidate-log.json");
     let source = candidate.display().to_string();
     let reopened = dir.path().join("reopened");
@@ -313,48 +309,42 @@ fn log_json() {
         fixed,
         random: 1500,
     }
-    .run(
-        |rng| {
-            let seed = rng.pick(&seeds).clone();
-            mutate(rng, &seed)
-        },
-        |bytes| {
-            // As the unit's own log.json from a previous run: opened, or refused untouched.
-            fs::write(&reopened_log, bytes).unwrap();
-            if let Err(err) = pepeunit::logger::Logger::open(&reopened_log, Default::default()) {
-                typed(&err, &["InvalidJson"], &reopened_log.display().to_string())?;
-                if fs::read(&reopened_log).unwrap() != *bytes {
-                    return Err(format!("open refused ({err}) but changed the file"));
-                }
+    .run(file!(), mutated(seeds), |bytes| {
+        // As the unit's own log.json from a previous run: opened, or refused untouched.
+        fs::write(&reopened_log, bytes).unwrap();
+        if let Err(err) = pepeunit::logger::Logger::open(&reopened_log, Default::default()) {
+            typed(&err, &["InvalidJson"], &reopened_log.display().to_string())?;
+            if fs::read(&reopened_log).unwrap() != *bytes {
+                return Err(format!("open refused ({err}) but changed the file"));
             }
-            // As a replacement: refused with the log and its file untouched.
-            fs::write(&candidate, bytes).unwrap();
-            let entries_before = client.logger().get_full_log();
-            let file_before = fs::read(&log_path).unwrap();
-            match client.update_log_from_file(&candidate) {
-                Ok(()) => {
-                    client.logger().reset().unwrap();
-                    client.logger().info("kept 1");
-                    client.logger().info("kept 2");
-                    client.logger().flush().unwrap();
-                    Ok(Verdict::Accepted)
-                }
-                Err(err) => {
-                    let verdict = typed(&err, &["InvalidJson", "Io"], &source)?;
-                    let texts = |log: Vec<pepeunit::logger::LogEntry>| {
-                        log.into_iter().map(|e| e.text).collect::<Vec<_>>()
-                    };
-                    if texts(client.logger().get_full_log()) != texts(entries_before) {
-                        return Err("refused, yet the log in memory changed".into());
-                    }
-                    if fs::read(&log_path).unwrap() != file_before {
-                        return Err(format!("refused ({err}) but log.json changed"));
-                    }
-                    Ok(verdict)
-                }
+        }
+        // As a replacement: refused with the log and its file untouched.
+        fs::write(&candidate, bytes).unwrap();
+        let entries_before = client.logger().get_full_log();
+        let file_before = fs::read(&log_path).unwrap();
+        match client.update_log_from_file(&candidate) {
+            Ok(()) => {
+                client.logger().reset().unwrap();
+                client.logger().info("kept 1");
+                client.logger().info("kept 2");
+                client.logger().flush().unwrap();
+                Ok(Verdict::Accepted)
             }
-        },
-    );
+            Err(err) => {
+                let verdict = typed(&err, &["InvalidJson", "Io"], &source)?;
+                let texts = |log: Vec<pepeunit::logger::LogEntry>| {
+                    log.into_iter().map(|e| e.text).collect::<Vec<_>>()
+                };
+                if texts(client.logger().get_full_log()) != texts(entries_before) {
+                    return Err("refused, yet the log in memory changed".into());
+                }
+                if fs::read(&log_path).unwrap() != file_before {
+                    return Err(format!("refused ({err}) but log.json changed"));
+                }
+                Ok(verdict)
+            }
+        }
+    });
 }
 
 #[test]
@@ -405,21 +395,18 @@ fn cipher_strings() {
         STANDARD.encode([9u8; 24]),
         STANDARD.encode([3u8; 32]),
     ];
+    let (with_good_text, with_key) = (good_text.clone(), key.to_owned());
     Property {
         name: "cipher",
         fixed,
         random: 3000,
     }
     .run(
-        |rng| {
-            if rng.below(5) == 0 {
-                let seed = rng.pick(&keys).clone();
-                (text(&mutate(rng, seed.as_bytes())), good_text.clone())
-            } else {
-                let seed = rng.pick(&good).clone();
-                (key.to_owned(), text(&mutate(rng, seed.as_bytes())))
-            }
-        },
+        file!(),
+        prop_oneof![
+            1 => mutated_text(keys.to_vec()).prop_map(move |k| (k, with_good_text.clone())),
+            4 => mutated_text(good.clone()).prop_map(move |c| (with_key.clone(), c)),
+        ],
         |(key_b64, ciphertext)| {
             let cipher_error = |err: Error| match err {
                 Error::Cipher(reason) if reason.is_empty() => Err("no reason".to_owned()),
@@ -478,7 +465,7 @@ fn fresh_program_dir(dir: &Path) {
 /// Truncations (half the cases: the classic broken download) and corruptions of `seeds`, applied as
 /// updates: a refused archive is an `Error::Archive` naming the archive and leaves the program
 /// directory exactly as it was.
-fn archive_property(name: &str, seeds: Vec<Vec<u8>>, fixed: Vec<Vec<u8>>, random: usize) {
+fn archive_property(name: &str, seeds: Vec<Vec<u8>>, fixed: Vec<Vec<u8>>, random: u32) {
     let tmp = TempDir::new("hostile-archive");
     let program = tmp.path().join("program");
     fresh_program_dir(&program);
@@ -491,52 +478,44 @@ fn archive_property(name: &str, seeds: Vec<Vec<u8>>, fixed: Vec<Vec<u8>>, random
         },
         ..UpdateOptions::default()
     };
+    let truncated = (select(seeds.clone()), any::<Index>()).prop_map(|(mut seed, cut)| {
+        seed.truncate(cut.index(seed.len()));
+        seed
+    });
     Property {
         name,
         fixed,
         random,
     }
-    .run(
-        |rng| {
-            let seed = rng.pick(&seeds).clone();
-            if rng.below(2) == 0 {
-                let cut = rng.below(seed.len());
-                seed[..cut].to_vec()
-            } else {
-                mutate(rng, &seed)
+    .run(file!(), prop_oneof![truncated, mutated(seeds)], |bytes| {
+        fs::write(&archive, bytes).unwrap();
+        // The testkit's archives carry their build time: keep a failing case's bytes to replay.
+        let keep = |why: String| {
+            let kept = std::env::temp_dir().join(format!("pepeunit-failed-{}.bin", crc32(bytes)));
+            fs::write(&kept, bytes).unwrap();
+            format!("{why} (archive kept as {})", kept.display())
+        };
+        let err = match update_device_program(&archive, &program, &options) {
+            Ok(_) => {
+                fresh_program_dir(&program);
+                return Ok(Verdict::Accepted);
             }
-        },
-        |bytes| {
-            fs::write(&archive, bytes).unwrap();
-            // The testkit's archives carry their build time: keep a failing case's bytes to replay.
-            let keep = |why: String| {
-                let kept =
-                    std::env::temp_dir().join(format!("pepeunit-failed-{}.bin", crc32(bytes)));
-                fs::write(&kept, bytes).unwrap();
-                format!("{why} (archive kept as {})", kept.display())
-            };
-            let err = match update_device_program(&archive, &program, &options) {
-                Ok(_) => {
-                    fresh_program_dir(&program);
-                    return Ok(Verdict::Accepted);
-                }
-                Err(err) => err,
-            };
-            match &err {
-                Error::Archive { reason, .. } if reason.is_empty() => {
-                    Err(keep(format!("no reason: {err}")))
-                }
-                Error::Archive { archive: a, .. } if a != &archive => {
-                    Err(keep(format!("names another archive: {err}")))
-                }
-                Error::Archive { .. } if snapshot(&program) != baseline => Err(keep(format!(
-                    "refused ({err}) but the program directory changed"
-                ))),
-                Error::Archive { .. } => Ok(Verdict::Refused),
-                _ => Err(keep(format!("untyped error: {err:?}"))),
+            Err(err) => err,
+        };
+        match &err {
+            Error::Archive { reason, .. } if reason.is_empty() => {
+                Err(keep(format!("no reason: {err}")))
             }
-        },
-    );
+            Error::Archive { archive: a, .. } if a != &archive => {
+                Err(keep(format!("names another archive: {err}")))
+            }
+            Error::Archive { .. } if snapshot(&program) != baseline => Err(keep(format!(
+                "refused ({err}) but the program directory changed"
+            ))),
+            Error::Archive { .. } => Ok(Verdict::Refused),
+            _ => Err(keep(format!("untyped error: {err:?}"))),
+        }
+    });
 }
 
 fn vector_files(under: &str, ext: &str) -> Vec<PathBuf> {
@@ -904,6 +883,7 @@ fn zip64_encrypted_and_multi_disk_zips_are_refused_or_read_correctly() {
 
 #[cfg(feature = "mqtt")]
 mod command_payloads {
+    use std::cell::RefCell;
     use std::collections::BTreeMap;
     use std::sync::Arc;
     use std::time::{Duration, Instant};
@@ -913,7 +893,10 @@ mod command_payloads {
     use pepeunit_testkit::UnitSpec;
     use serde_json::{Value, json};
 
-    use super::support::prop::{Property, Verdict, mutate, mutate_json};
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    use super::support::prop::{Property, Verdict, mutated, mutated_json};
     use super::support::{
         RecordingCommands, TempDir, hostile_command_payloads, mosquitto_instance, spawn_main_cycle,
         stop_main_cycle,
@@ -978,34 +961,35 @@ mod command_payloads {
             json!({"COMMAND": "SchemaUpdate"}),
             json!({"COMMAND": "LogSync"}),
         ];
+        let texts = valid
+            .iter()
+            .map(|v| serde_json::to_vec(v).unwrap())
+            .collect();
+        let payloads = prop_oneof![
+            mutated_json(valid.to_vec()).prop_map(|value| serde_json::to_vec(&value).unwrap()),
+            mutated(texts),
+        ];
         let handle = tokio::runtime::Handle::current();
-        let mut published: BTreeMap<&str, usize> = BTreeMap::new();
+        let published: RefCell<BTreeMap<&str, usize>> = RefCell::default();
         let ran = Property {
             name: "command payloads",
             fixed,
             random: 400,
         }
         .run(
-            |rng| {
-                let name = *rng.pick(&NAMES);
-                let seed = rng.pick(&valid).clone();
-                let payload = if rng.below(2) == 0 {
-                    serde_json::to_vec(&mutate_json(rng, &seed)).unwrap()
-                } else {
-                    mutate(rng, &serde_json::to_vec(&seed).unwrap())
-                };
-                (name, payload)
-            },
+            file!(),
+            (select(NAMES.to_vec()), payloads),
             |(name, payload)| {
                 let published_to = topic(name);
                 tokio::task::block_in_place(|| {
                     handle.block_on(instance.publish(&published_to, payload.clone()))
                 })
                 .map_err(|e| format!("publishing: {e}"))?;
-                *published.entry(name).or_default() += 1;
+                *published.borrow_mut().entry(name).or_default() += 1;
                 Ok(Verdict::Pending)
             },
         );
+        let published = published.into_inner();
 
         // Every payload ends as a run command ("Get base MQTT command") or a refusal naming it.
         let deadline = Instant::now() + WAIT;

@@ -355,25 +355,42 @@ pub fn unchanged(paths: &[&Path]) -> impl Fn() + use<> {
     }
 }
 
-/// `examples/NAME` built with `UNIT_VERSION=version`, in its own target directory (the outer cargo
-/// holds the lock of its own): the bytes of the binary.
+/// `examples/NAME` built with `UNIT_VERSION=version`: the bytes of the binary. Built in this test's
+/// own target directory with the features `cargo test --workspace --all-features` resolves, so every
+/// dependency is the one that command has built and only the example compiles; linked without
+/// debuginfo (`strip`, for the examples' package alone), as a release binary would be served.
 pub fn build_example(name: &str, version: &str) -> Vec<u8> {
-    // target/debug/deps/<this test> → target/compiled-unit
+    // target/debug/deps/<this test> → target
     let exe = std::env::current_exe().unwrap();
-    let target = exe.ancestors().nth(3).unwrap().join("compiled-unit");
-    let status = std::process::Command::new(env!("CARGO"))
+    let target = exe.ancestors().nth(3).unwrap();
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    // What cargo set for running this test, not for a build: a build script that reads one of them
+    // (ring's reads CARGO_MANIFEST_DIR) would see it changed and rebuild half the graph.
+    for (name, _) in std::env::vars() {
+        let set_for_the_test = name.starts_with("CARGO_PKG_")
+            || [
+                "MANIFEST_DIR",
+                "MANIFEST_PATH",
+                "CRATE_NAME",
+                "PRIMARY_PACKAGE",
+                "TARGET_TMPDIR",
+            ]
+            .iter()
+            .any(|var| name.strip_prefix("CARGO_") == Some(var));
+        if set_for_the_test {
+            cargo.env_remove(name);
+        }
+    }
+    let status = cargo
+        .args(["build", "--quiet", "--workspace", "--all-features"])
+        .args(["--example", name])
         .args([
-            "build",
-            "--quiet",
-            "-p",
-            "pepeunit-examples",
-            "--example",
-            name,
+            "--config",
+            "profile.dev.package.pepeunit-examples.strip = \"debuginfo\"",
         ])
         .arg("--target-dir")
-        .arg(&target)
+        .arg(target)
         .env("UNIT_VERSION", version)
-        .env("CARGO_PROFILE_DEV_DEBUG", "0")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .unwrap();

@@ -13,7 +13,9 @@ struct Celsius(f64);
 
 impl FromMessage<'_> for Celsius {
     fn from_message(_: &PepeunitClient, message: &Message) -> Result<Self, Rejected> {
-        let text = message.text().map_err(|e| Rejected::new::<Self>(e.to_string()))?;
+        let text = message
+            .text()
+            .map_err(|e| Rejected::new::<Self>(e.to_string()))?;
         text.trim_end_matches("°C")
             .parse()
             .map(Celsius)
@@ -75,13 +77,33 @@ async fn periodic(unit: PepeunitClient) -> pepeunit::Result<()> {
     Ok(())
 }
 
-#[pepeunit::main(mqtt, rest, restart = "reload", cycle = "50ms", env = "unit/env.json", schema = "unit/schema.json", log = "unit/log.json", ca_file = "unit/ca.pem", mqtt_tls = "on")]
+#[pepeunit::main(
+    mqtt,
+    rest,
+    restart = "reload",
+    cycle = "50ms",
+    env = "unit/env.json",
+    schema = "unit/schema.json",
+    log = "unit/log.json",
+    ca_file = "unit/ca.pem",
+    mqtt_tls = "on"
+)]
 async fn unit(_unit: PepeunitClient) -> pepeunit::Result<()> {
     Ok(())
 }
 
 fn main() {
     let _ = unit;
-    let _ = (numbers, text_last, owned_and_raw, json, nothing, number, json_out, maybe, fallible);
+    let _ = (
+        numbers,
+        text_last,
+        owned_and_raw,
+        json,
+        nothing,
+        number,
+        json_out,
+        maybe,
+        fallible,
+    );
     let _ = (bytes_each_tick, periodic);
 }

@@ -20,6 +20,12 @@ fn not_a_number() -> i64 {
     1
 }
 
+// A numeric string is a number by the rule env.json is read by: accepted, no error here.
+#[pepeunit::output("output/pepeunit", every = "PERIOD_TEXT")]
+fn numeric_text() -> i64 {
+    1
+}
+
 #[pepeunit::main(mqtt, rest)]
 async fn main(_unit: PepeunitClient) -> pepeunit::Result<()> {
     Ok(())

@@ -34,5 +34,11 @@ async fn unit(unit: PepeunitClient) -> pepeunit::Result<()> {
 fn main() {
     let _ = unit;
     // The functions stay callable as written.
-    let _ = (async_result, sync_unit, sync_result, async_unit, sync_output);
+    let _ = (
+        async_result,
+        sync_unit,
+        sync_result,
+        async_unit,
+        sync_output,
+    );
 }
