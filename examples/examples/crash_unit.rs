@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pepeunit::client::PepeunitClient;
-use pepeunit::firmware::{self, ReplacedExecutable, guard};
+use pepeunit::update::firmware::{self, ReplacedExecutable};
 use pepeunit::update::{RestartMode, UpdateOptions};
 
 /// The version compiled in.
@@ -107,7 +107,10 @@ fn update(client: &PepeunitClient, dir: &Path, new: &Path, new_env: &Path) -> pe
     replaced.keep_copy(&dir.join("env.json"))?;
     replaced.keep_copy(&dir.join("schema.json"))?;
     let env = fs::read(new_env).map_err(|e| pepeunit::Error::io(new_env, e))?;
-    pepeunit::files::write_atomic(&dir.join("env.json"), &env)?;
+    // Whole or not at all, as the library writes it: a kill here must leave one of the two env.json.
+    let temp = dir.join(".env.json.new");
+    fs::write(&temp, &env).map_err(|e| pepeunit::Error::io(&temp, e))?;
+    fs::rename(&temp, dir.join("env.json")).map_err(|e| pepeunit::Error::io(&temp, e))?;
     firmware::replace_exe(&exe, new, &replaced.backup)?;
     let _ = client.logger().flush();
     let grace = std::env::var("CRASH_UNIT_GRACE_MS")
@@ -117,5 +120,5 @@ fn update(client: &PepeunitClient, dir: &Path, new: &Path, new_env: &Path) -> pe
             UpdateOptions::default().startup_grace,
             Duration::from_millis,
         );
-    guard::restart_guarded(RestartMode::ExecInPlace, &replaced, grace)
+    firmware::restart_guarded(RestartMode::ExecInPlace, &replaced, grace)
 }

@@ -2,7 +2,7 @@
 //!
 //! A unit is a program on a device managed by a [Pepeunit](https://pepeunit.com) instance. This crate
 //! reads the unit's `env.json` ([`settings`]) and `schema.json` ([`schema`]), keeps its log
-//! ([`logger`]), reports its state ([`state`]), applies program updates ([`archive`], [`update`]) and
+//! ([`logger`]), reports its state ([`state`]), applies program updates ([`update`]) and
 //! encrypts payloads compatibly with the other Pepeunit clients ([`cipher`]).
 //!
 //! Cargo features: none by default (the "min" build, no network crate), `mqtt`, `rest`, `all`;
@@ -20,17 +20,17 @@ pub mod backoff;
 pub mod cipher;
 pub mod client;
 mod command;
-pub mod error;
+mod error;
 mod file_backed;
-pub mod files;
+pub(crate) mod files;
 mod future;
 mod json;
-pub mod log_level;
+mod log_level;
 pub mod logger;
 pub mod schema;
 pub mod settings;
 pub mod state;
-pub mod token;
+mod token;
 pub mod update;
 
 #[cfg(feature = "mqtt")]
@@ -55,9 +55,6 @@ pub mod logging;
 mod quiet;
 #[cfg(any(feature = "mqtt", feature = "tracing", feature = "log"))]
 mod sparse;
-
-// Their home is the update pipeline; the old paths stay.
-pub use update::{archive, firmware};
 
 pub use command::Command;
 pub use error::{Error, Result};

@@ -13,10 +13,10 @@
 //! process crash loses nothing already logged). When the file reaches [`max_lines_on_disk`] lines
 //! (`max_length + max(max_length, MIN_COMPACTION_SLACK)`: twice `max_length` from 256 up, `max_length + 256`
 //! below) it is compacted to the in-memory entries through a temp file and a rename
-//! ([`write_atomic_unsynced`]: atomic against a crash; no fsync, the same durability as the appends). So
+//! (`files::write_atomic_unsynced`: atomic against a crash; no fsync, the same durability as the appends). So
 //! the file holds at most that many lines, at least `max_length` once that many were logged; the log is its
 //! newest `max_length` lines, and [`Logger::flush`] (also run, best effort, when the last handle is dropped)
-//! trims it to exactly the log, durably ([`write_atomic`]).
+//! trims it to exactly the log, durably (`files::write_atomic`).
 //!
 //! A write that fails (disk full, …) is counted in [`Logger::write_errors`] and the file is rewritten
 //! from memory, at once and then on each entry until that succeeds; logging itself never returns an error

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use pepeunit::Error;
-use pepeunit::archive::{ArchiveFormat, ExtractLimits, detect_format, extract};
+use pepeunit::update::archive::{ArchiveFormat, ExtractLimits, detect_format, extract};
 use support::{Node, TempDir, snapshot, vector, vectors};
 
 /// A fresh empty staging directory `stage` two levels below a temp dir, so `../..` stays observable.

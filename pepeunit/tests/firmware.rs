@@ -7,7 +7,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use pepeunit::firmware::{check_executable, make_executable, replace_exe, restore_backup};
+use pepeunit::update::firmware::{check_executable, make_executable, replace_exe, restore_backup};
 use support::TempDir;
 
 /// This test binary: a real executable of this platform.

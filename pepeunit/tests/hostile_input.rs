@@ -15,16 +15,15 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use pepeunit::Error;
-use pepeunit::archive::ExtractLimits;
 use pepeunit::cipher::Cipher;
 use pepeunit::client::PepeunitClient;
-use pepeunit::token::unit_uuid_from_token;
+use pepeunit::update::archive::ExtractLimits;
 use pepeunit::update::{UpdateOptions, update_device_program};
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use serde_json::{Value, json};
 use support::prop::{Property, Verdict, mutated, mutated_json, mutated_text};
-use support::{TempDir, snapshot, vector, vectors};
+use support::{TempDir, snapshot, unit_uuid_from_token, vector, vectors};
 
 fn read(rel: &str) -> Vec<u8> {
     fs::read(vector(rel)).unwrap()
@@ -867,7 +866,7 @@ fn zip64_encrypted_and_multi_disk_zips_are_refused_or_read_correctly() {
         fs::write(&archive, &bytes).unwrap();
         let dest = tmp.path().join("stage");
         fs::create_dir(&dest).unwrap();
-        let result = pepeunit::archive::extract(&archive, &dest, &ExtractLimits::default());
+        let result = pepeunit::update::archive::extract(&archive, &dest, &ExtractLimits::default());
         match (expected, result) {
             (Ok(content), Ok(_)) => {
                 assert_eq!(fs::read(dest.join("main.py")).unwrap(), content, "{what}");

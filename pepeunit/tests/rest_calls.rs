@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
-use pepeunit::archive::{self, ArchiveFormat};
 use pepeunit::client::PepeunitClient;
 use pepeunit::rest::{
     ArchiveRequest, HttpClient, HttpRequest, HttpResponse, HttpTimeouts, ReqwestHttp, RestOptions,
@@ -16,6 +15,7 @@ use pepeunit::rest::{
 };
 use pepeunit::schema::Topics;
 use pepeunit::settings::Env;
+use pepeunit::update::archive::{self, ArchiveFormat};
 use pepeunit::{BoxFuture, Error, Result};
 use pepeunit_testkit::{BackendEra, Instance, ProgramSource, TestUnit};
 use serde_json::{Value, json};

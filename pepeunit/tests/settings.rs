@@ -5,10 +5,9 @@ mod support;
 use std::collections::HashSet;
 
 use pepeunit::settings::{Env, Settings};
-use pepeunit::token::unit_uuid_from_token;
 use pepeunit::{Error, LogLevel};
 use serde_json::{Map, Value, json};
-use support::{TempDir, vector};
+use support::{TempDir, unit_uuid_from_token, vector};
 
 /// The legacy names of PROTOCOL §1, current name first.
 const LEGACY: [(&str, &[&str]); 15] = [

@@ -6,8 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use pepeunit::LogLevel;
 use pepeunit::client::PepeunitClient;
-use pepeunit::log_level::LogLevel;
 use pepeunit::rest::{
     AggregationFunction, AggregationQuery, Created, FirmwareUpdateStatus, LogQuery, NRecordsQuery,
     Order, Page, RelativeTime, RestOptions, StateType, TimeWindowQuery, UnitNodeType,

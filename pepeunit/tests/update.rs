@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use pepeunit::Error;
-use pepeunit::archive::{ExtractLimits, extract};
+use pepeunit::update::archive::{ExtractLimits, extract};
 use pepeunit::update::{RestartMode, UpdateOptions, restart_process, update_device_program};
 use support::{Node, TempDir, snapshot, vector, vectors};
 

@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pepeunit::Command as UnitCommand;
-use pepeunit::log_level::LogLevel;
+use pepeunit::LogLevel;
 use pepeunit::logger::LogEntry;
 use pepeunit_testkit::{BrokerKind, Instance, InstanceOptions, TestUnit, UnitSpec};
 

@@ -41,7 +41,7 @@ impl ClientBuilder {
 
     /// Loads env.json and schema.json and opens log.json; any invalid file is an error naming it.
     ///
-    /// First it runs the start-up guard's check ([`crate::update::firmware::guard::check_at_start`]): after an
+    /// First it runs the start-up guard's check (`update/firmware/guard.rs`): after an
     /// update whose new executable was not confirmed, it restores the previous one and execs it.
     pub fn build(self) -> Result<PepeunitClient> {
         let settings = Settings::load(&self.env_path)?;

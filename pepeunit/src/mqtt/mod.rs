@@ -3,14 +3,14 @@
 //!
 //! The main cycle, dispatch and platform commands that run on top of it live in [`crate::runtime`].
 
-pub mod outage;
-pub mod rumqttc_transport;
-pub mod transport;
+mod outage;
+mod rumqttc_transport;
+pub(crate) mod transport;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use outage::{Outage, OutageLine};
+pub(crate) use outage::Outage;
 pub use rumqttc_transport::RumqttcTransport;
 pub use transport::{ConnectOptions, MqttTransport, TransportEvent};
 

@@ -65,10 +65,10 @@ pub enum TransportEvent {
         reason: String,
     },
     /// A connection attempt failed (refused, TLS, timeout, I/O); the transport tries again after its
-    /// backoff. Sent for every attempt: the runtime rate-limits what it logs ([`super::Outage`]).
+    /// backoff. Sent for every attempt: the runtime rate-limits what it logs (`mqtt/outage.rs`).
     ConnectFailed {
         /// Why, in words (never the token); a refusal by the broker starts with "refused by the broker"
-        /// ([`super::outage::refusal`]).
+        /// (`mqtt/outage.rs`).
         reason: String,
     },
     /// A message arrived on a subscribed topic.

@@ -1,12 +1,12 @@
 //! The REST transport and the Pepeunit REST calls (PROTOCOL §7), cargo feature `rest`.
 //!
-//! [`http`] is the seam: an object-safe [`HttpClient`] trait a unit can implement over any HTTP crate;
+//! `http.rs` is the seam: an object-safe [`HttpClient`] trait a unit can implement over any HTTP crate;
 //! [`ReqwestHttp`] is the default. Everything Pepeunit-specific — URLs built from the settings in
 //! force at each call, the `x-auth-token` header, both response shapes of env/schema, `{"detail": …}`
 //! errors as [`Error::Backend`](crate::Error::Backend), retries of GETs — is done once, here; the
 //! calls themselves are in `calls.rs` (PROTOCOL §7: the unit's own files and state) and `reach.rs`
 //! (§7a: other units and nodes, commands, the stored log, DataPipe, the instance), with what they
-//! ask for in [`query`] and [`data_pipe`]. They are methods of `PepeunitClient` (`client/rest.rs`
+//! ask for in `query.rs` and `data_pipe.rs`. They are methods of `PepeunitClient` (`client/rest.rs`
 //! forwards to them); on a client built without `.rest(true)` they return
 //! [`Error::RestDisabled`](crate::Error::RestDisabled). What the update commands do with them is the
 //! update pipeline's ([`crate::update`]).
@@ -15,12 +15,12 @@
 
 mod api;
 mod calls;
-pub mod data_pipe;
-pub mod http;
-pub mod query;
+mod data_pipe;
+mod http;
+mod query;
 mod reach;
 mod reqwest_http;
-pub mod types;
+mod types;
 
 use std::fmt;
 use std::sync::Arc;

@@ -19,7 +19,8 @@ use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::future::BoxFuture;
 use crate::mqtt::transport::max_payload_size;
-use crate::update::{Loaded, ReplacedExecutable, RestartMode, UpdateCommand, check_command};
+use crate::update::firmware::ReplacedExecutable;
+use crate::update::{Loaded, RestartMode, UpdateCommand, check_command};
 
 /// A command that needs the REST API, handed to the [`PlatformCommands`] hook.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,7 +20,7 @@ pub struct UpdateOptions {
     /// Caps on what the archive may unpack to.
     pub limits: ExtractLimits,
     /// A new executable that exits sooner after the restart is rolled back to the previous one
-    /// (see [`crate::update::firmware::guard`]); default 30 s.
+    /// (see [`crate::update::firmware::restart_guarded`]); default 30 s.
     pub startup_grace: std::time::Duration,
 }
 

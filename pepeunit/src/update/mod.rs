@@ -34,7 +34,6 @@ pub use change::{EnvChange, SchemaChange};
 pub use command::UpdateCommand;
 #[cfg(feature = "mqtt")]
 pub(crate) use command::check_command;
-pub use firmware::ReplacedExecutable;
 #[cfg(feature = "rest")]
 pub use flow::{AppliedUpdate, UpdateOutcome};
 pub(crate) use process::current_exe;

@@ -422,3 +422,10 @@ pub fn kill_all_under(dir: &Path) {
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
 }
+
+/// The unit uuid of `token` as the library reads it: through an env.json holding the token (the
+/// decoder itself is internal).
+pub fn unit_uuid_from_token(token: &str) -> pepeunit::Result<String> {
+    let env = serde_json::json!({ "PU_AUTH_TOKEN": token });
+    pepeunit::settings::Env::from_value(env, "test")?.unit_uuid()
+}

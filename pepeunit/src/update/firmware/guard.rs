@@ -111,6 +111,7 @@ fn exited_path(exe: &Path) -> PathBuf {
 
 /// Whether a new `exe` is still on probation under a watchdog (a pending marker before its deadline):
 /// a second update must wait, or two watchdogs would race over one backup.
+#[cfg(any(feature = "rest", test))]
 pub fn on_probation(exe: &Path) -> bool {
     matches!(read_marker(&pending_path(exe)), Ok(Some(m)) if m.deadline > unix_now())
 }
@@ -419,8 +420,8 @@ mod watchdog {
 
     use super::{POLL, exited_path, failed_path, started_path};
     use crate::error::{Error, Result};
-    use crate::firmware::ReplacedExecutable;
     use crate::update::RestartMode;
+    use crate::update::firmware::ReplacedExecutable;
 
     /// Which process the watchdog watches.
     #[derive(Clone, Copy)]

@@ -1,11 +1,13 @@
 //! The compiled-unit pieces of an update that need no network: checking that a downloaded binary is a
 //! complete executable of this platform, swapping it in for the running one with a backup, and the
-//! start-up [`guard`] that puts the backup back when the new binary does not stay up.
+//! start-up guard (`guard.rs`, [`restart_guarded`]) that puts the backup back when the new binary does not stay up.
 //!
 //! A Rust unit *is* a compiled unit: its update brings a new binary (PROTOCOL §5). Downloading it is
 //! the REST client's job (`download_firmware`); what happens to the file afterwards is here.
 
-pub mod guard;
+pub(crate) mod guard;
+
+pub use guard::restart_guarded;
 
 use std::fs::{self, File};
 use std::io::{self, Read};
