@@ -32,7 +32,8 @@ use rumqttd::protocol::{self, Packet, Protocol};
 use rumqttd::{ConnectionSettings, LinkType, Router, RouterConfig, ServerSettings};
 
 use super::gate::UnitRules;
-use super::proxy::{Link, Proxy};
+use super::link::Link;
+use super::proxy::Proxy;
 use crate::error::{Error, Result};
 use pepeunit::mqtt::MAX_PACKET_SIZE;
 

@@ -26,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::proxy::{Conn, Stream};
+use super::link::{Conn, Stream};
 use pepeunit::mqtt::MAX_PACKET_SIZE;
 
 /// How long a new connection may take to send CONNECT (EMQX: 15 s).

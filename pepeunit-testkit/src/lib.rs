@@ -28,6 +28,7 @@ mod datetime;
 mod error;
 mod files;
 mod gate;
+mod link;
 mod observe;
 mod proxy;
 mod pyjson;
@@ -51,8 +52,8 @@ use tokio::task::JoinHandle;
 pub use broker::BrokerKind;
 pub use data_pipe::{Aggregate, AggregationType, PipePolicy};
 pub use datetime::datetime_ago;
+pub use link::{Link, LinkMode};
 pub use observe::{Observed, Rejection, RejectionKind};
-pub use proxy::{Link, LinkMode};
 pub use reach::Visibility;
 pub use units::{Node, NodeKind, TestUnit, UnitSpec, UpdateStatus};
 

@@ -7,121 +7,16 @@
 //! the broker's unit rules on the way (see [`super::gate`]); with TLS on, the links terminate it.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use super::gate::{self, UnitRules};
+use super::link::{Conn, Link, Stream};
 use crate::error::{Error, Result};
-
-/// What a [`Link`] does to the data through it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LinkMode {
-    /// Data passes.
-    #[default]
-    Pass,
-    /// Data vanishes both ways and nothing is closed. A connection that lost data this way stays dead
-    /// after the link heals (its stream is broken); connections opened later pass again.
-    BlackHole,
-    /// Every chunk (every MQTT packet on the broker link) is held this long before it is forwarded.
-    Slow(Duration),
-}
-
-/// The network between the units and one service of an instance ([`super::Instance::mqtt_link`],
-/// [`super::Instance::rest_link`]); cloning gives another handle on the same link.
-#[derive(Clone, Default)]
-pub struct Link(Arc<LinkState>);
-
-#[derive(Default)]
-struct LinkState {
-    mode: Mutex<LinkMode>,
-    /// Bumped by [`Link::drop_connections`]; every open connection closes when it changes.
-    cuts: watch::Sender<u64>,
-    accepted: AtomicU64,
-    connects: AtomicU64,
-    refused: AtomicU64,
-}
-
-impl Link {
-    /// Applies `mode` to every connection, open or future.
-    pub fn set_mode(&self, mode: LinkMode) {
-        *self.0.mode.lock().unwrap_or_else(|p| p.into_inner()) = mode;
-    }
-
-    /// The mode in force.
-    pub fn mode(&self) -> LinkMode {
-        *self.0.mode.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Closes every open connection, both sides (as a reset route does); later connections pass.
-    pub fn drop_connections(&self) {
-        self.0.cuts.send_modify(|n| *n += 1);
-    }
-
-    /// TCP connections accepted so far (each MQTT connect attempt opens one).
-    pub fn connections(&self) -> u64 {
-        self.0.accepted.load(Ordering::SeqCst)
-    }
-
-    /// MQTT CONNECTs read so far: each one carried a token (over TLS, only after the handshake).
-    pub fn connects(&self) -> u64 {
-        self.0.connects.load(Ordering::SeqCst)
-    }
-
-    /// MQTT CONNECTs refused so far by the unit rules (bad or missing token).
-    pub fn refused_connects(&self) -> u64 {
-        self.0.refused.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn count_connect(&self) {
-        self.0.connects.fetch_add(1, Ordering::SeqCst);
-    }
-
-    pub(crate) fn count_refused(&self) {
-        self.0.refused.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// The fault state of one connection, shared by its two directions.
-pub(crate) struct Conn {
-    link: Link,
-    /// Set once the connection lost data to a black hole: it never carries data again.
-    broken: AtomicBool,
-}
-
-impl Conn {
-    /// Whether the next chunk may pass (after the link's delay, if slow); `false` swallows it.
-    pub(crate) async fn admit(&self) -> bool {
-        if self.broken.load(Ordering::SeqCst) {
-            return false;
-        }
-        match self.link.mode() {
-            LinkMode::Pass => true,
-            LinkMode::Slow(delay) => {
-                tokio::time::sleep(delay).await;
-                true
-            }
-            LinkMode::BlackHole => {
-                self.broken.store(true, Ordering::SeqCst);
-                false
-            }
-        }
-    }
-
-    pub(crate) fn link(&self) -> &Link {
-        &self.link
-    }
-}
-
-/// A unit's side of a connection: plain TCP or TLS over it.
-pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -212,11 +107,7 @@ async fn serve(
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        link.0.accepted.fetch_add(1, Ordering::SeqCst);
-        let conn = Conn {
-            link: link.clone(),
-            broken: AtomicBool::new(false),
-        };
+        let conn = Conn::accept(link.clone());
         let rules = rules.clone();
         let tls = tls.clone();
         connections.spawn(async move {
@@ -225,7 +116,7 @@ async fn serve(
             };
             let _ = client.set_nodelay(true);
             let _ = server.set_nodelay(true);
-            let mut cuts = conn.link.0.cuts.subscribe();
+            let mut cuts = conn.cuts();
             let forward = async {
                 let client: Box<dyn Stream> = match tls {
                     Some(tls) => {

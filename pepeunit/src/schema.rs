@@ -102,7 +102,8 @@ pub struct Topics {
     /// Indexed in [`Section::ALL`] order.
     sections: [TopicMap; 4],
     /// Physical topic → where it is listed; built once so dispatching a message is O(1).
-    by_topic: HashMap<String, (Section, String)>,
+    /// The names are shared with every message dispatched under them (no allocation per message).
+    by_topic: HashMap<String, (Section, Arc<str>)>,
 }
 
 impl Topics {
@@ -122,7 +123,7 @@ impl Topics {
                 for topic in topics {
                     by_topic
                         .entry(topic.clone())
-                        .or_insert_with(|| (section, name.clone()));
+                        .or_insert_with(|| (section, Arc::from(name.as_str())));
                 }
             }
         }
@@ -159,9 +160,15 @@ impl Topics {
     /// If a topic is listed more than once, the first listing wins in [`Section::ALL`] order, then by
     /// name: a platform command is never mistaken for a developer input.
     pub fn lookup(&self, physical_topic: &str) -> Option<(Section, &str)> {
+        self.route(physical_topic)
+            .map(|(section, name)| (section, &**name))
+    }
+
+    /// [`Topics::lookup`] with the name as the runtime hands it to handlers.
+    pub(crate) fn route(&self, physical_topic: &str) -> Option<(Section, &Arc<str>)> {
         self.by_topic
             .get(physical_topic)
-            .map(|(section, name)| (*section, name.as_str()))
+            .map(|(section, name)| (*section, name))
     }
 
     /// The name of the first developer topic (in `scope`, names in sorted order) whose physical topics

@@ -89,10 +89,10 @@ pub(crate) async fn dispatch(
         match event {
             TransportEvent::Message { topic, payload } => {
                 let topics = client.schema().current();
-                let found = topics.lookup(&topic);
+                let found = topics.route(&topic);
                 let message = Message {
                     section: found.map(|(section, _)| section),
-                    topic_name: found.map(|(_, name)| name.to_owned()),
+                    topic_name: found.map(|(_, name)| name.clone()),
                     topic,
                     payload,
                 };

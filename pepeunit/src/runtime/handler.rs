@@ -23,7 +23,7 @@ pub struct Message {
     pub topic: String,
     /// The schema name listing that topic (`input/pepeunit`, `env_update/pepeunit`, …), if any: one
     /// name may stand for several physical topics (a linked unit's output among them).
-    pub topic_name: Option<String>,
+    pub topic_name: Option<Arc<str>>,
     /// The schema section of `topic_name`.
     pub section: Option<Section>,
     /// The payload, as received (MQTT payloads are bytes).
@@ -92,6 +92,9 @@ pub type OutputHandler = Handler<()>;
 enum Call<A> {
     /// Polled on a tokio task.
     Async(Arc<AsyncFn<A>>),
+    /// Polled on a tokio task without a guard of its own: library code that only calls handlers,
+    /// each guarded (the input table), so that a user's function is guarded once.
+    Calls(Arc<AsyncFn<A>>),
     /// Run on a blocking thread, so it can never stall the runtime's tasks.
     Blocking(Arc<BlockingFn<A>>),
 }
@@ -100,6 +103,7 @@ impl<A> Clone for Handler<A> {
     fn clone(&self) -> Self {
         let call = match &self.call {
             Call::Async(f) => Call::Async(f.clone()),
+            Call::Calls(f) => Call::Calls(f.clone()),
             Call::Blocking(f) => Call::Blocking(f.clone()),
         };
         Handler {
@@ -112,7 +116,7 @@ impl<A> Clone for Handler<A> {
 impl<A> fmt::Debug for Handler<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.call {
-            Call::Async(_) => "async",
+            Call::Async(_) | Call::Calls(_) => "async",
             Call::Blocking(_) => "blocking",
         };
         write!(f, "Handler({} {kind})", self.name)
@@ -133,6 +137,26 @@ impl<A: Send + 'static> Handler<A> {
         Handler {
             name: name.into(),
             call: Call::Async(Arc::new(call)),
+        }
+    }
+
+    /// A handler whose async function only calls other handlers (each guarded, each reporting its
+    /// own outcome): it is not guarded again.
+    pub(crate) fn calling<F, Fut>(name: impl Into<String>, f: F) -> Self
+    where
+        F: Fn(PepeunitClient, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let call = move |client, arg| -> BoxFuture<'static, std::result::Result<(), String>> {
+            let future = f(client, arg);
+            Box::pin(async move {
+                future.await;
+                Ok(())
+            })
+        };
+        Handler {
+            name: name.into(),
+            call: Call::Calls(Arc::new(call)),
         }
     }
 
@@ -169,6 +193,7 @@ impl<A: Send + 'static> Handler<A> {
                     Err(payload) => Outcome::Panicked(panic_text(payload.as_ref())),
                 }
             }
+            Call::Calls(f) => outcome(f(client, arg).await),
             Call::Blocking(f) => {
                 let f = f.clone();
                 match tokio::task::spawn_blocking(move || run_blocking(&*f, client, arg)).await {
@@ -183,7 +208,7 @@ impl<A: Send + 'static> Handler<A> {
     pub(crate) fn call_blocking(&self, client: PepeunitClient, arg: A) -> Option<Outcome> {
         match &self.call {
             Call::Blocking(f) => Some(run_blocking(&**f, client, arg)),
-            Call::Async(_) => None,
+            Call::Async(_) | Call::Calls(_) => None,
         }
     }
 }

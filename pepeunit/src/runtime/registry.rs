@@ -4,6 +4,7 @@
 //!
 //! Both are sorted by name (link order is not stable); each call is guarded on its own.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::declared::{Outputs, Period};
@@ -38,30 +39,44 @@ pub static INPUTS: [InputEntry];
 pub static OUTPUTS: [OutputEntry];
 
 /// Sets `client`'s input handler to one that runs every registered function of the message's
-/// `input_topic` name (none registered: nothing is set).
+/// `input_topic` name (none registered: nothing is set). The functions are grouped by name once, so a
+/// message costs one lookup; each function is guarded on its own, and the message is moved into the
+/// last (or only) one, cloned only for the others.
 pub fn register_inputs(client: &PepeunitClient) -> Result<()> {
-    let mut inputs: Vec<(&str, InputHandler)> = INPUTS
+    let mut entries: Vec<(&'static str, InputHandler)> = INPUTS
         .iter()
         .map(|entry| (entry.topic_name, (entry.handler)()))
         .collect();
-    if inputs.is_empty() {
+    if entries.is_empty() {
         return Ok(());
     }
-    inputs.sort_by(|a, b| a.1.name().cmp(b.1.name()));
-    let inputs = Arc::new(inputs);
-    client.set_input_handler(InputHandler::new(
+    entries.sort_by(|a, b| a.1.name().cmp(b.1.name()));
+    let mut table: HashMap<&'static str, Vec<InputHandler>> = HashMap::new();
+    for (topic_name, handler) in entries {
+        table.entry(topic_name).or_default().push(handler);
+    }
+    let table = Arc::new(table);
+    client.set_input_handler(InputHandler::calling(
         "pepeunit::input",
         move |client, message: Message| {
-            let inputs = inputs.clone();
+            let table = table.clone();
             async move {
                 if message.section != Some(Section::InputTopic) {
                     return;
                 }
-                let name = message.topic_name.as_deref();
-                for (_, handler) in inputs.iter().filter(|(topic, _)| Some(*topic) == name) {
+                let Some(handlers) = message.topic_name.as_deref().and_then(|n| table.get(n))
+                else {
+                    return;
+                };
+                let Some((last, others)) = handlers.split_last() else {
+                    return;
+                };
+                for handler in others {
                     let outcome = handler.call(client.clone(), message.clone()).await;
                     report(&client, handler.name(), outcome);
                 }
+                let outcome = last.call(client.clone(), message).await;
+                report(&client, last.name(), outcome);
             }
         },
     ))
