@@ -77,7 +77,7 @@ async fn main() -> pepeunit_testkit::Result<()> {
     });
     connected
         .await
-        .map_err(|_| pepeunit::Error::Mqtt("the display did not connect within 10 s".into()))?;
+        .map_err(|_| pepeunit::Error::mqtt("the display did not connect within 10 s"))?;
     // `#[pepeunit::output("output/pepeunit", every = "DELAY_PUB_MSG")] fn count() -> u64` by hand.
     let sent = Arc::new(AtomicU64::new(0));
     let count = OutputHandler::publishing("sensor::count", "output/pepeunit", move |_unit| {

@@ -5,6 +5,10 @@
 
 use std::path::PathBuf;
 
+/// The underlying error of a transport failure, kept as [`std::error::Error::source`] so that a
+/// caller can walk the chain or downcast it (to `reqwest::Error`, `rumqttc::ClientError`, …).
+pub type Source = Box<dyn std::error::Error + Send + Sync>;
+
 /// Result with [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -78,15 +82,33 @@ pub enum Error {
     #[error("cipher: {0}")]
     Cipher(String),
     /// The MQTT transport failed (not connected, request refused, …).
-    #[error("MQTT: {0}")]
-    Mqtt(String),
+    #[error("MQTT: {reason}")]
+    Mqtt {
+        /// What failed, with the cause's text (so that a log line says it all).
+        reason: String,
+        /// The transport's own error, when there was one.
+        #[source]
+        source: Option<Source>,
+    },
     /// The HTTP exchange failed before the backend answered (connect, timeout, broken body).
-    #[error("HTTP: {0}")]
-    Http(String),
+    #[error("HTTP: {reason}")]
+    Http {
+        /// What failed, with the cause chain's text.
+        reason: String,
+        /// The HTTP client's own error, when there was one.
+        #[source]
+        source: Option<Source>,
+    },
     /// The TLS handshake refused the server's certificate (untrusted, expired, for another name):
     /// not retried, since trying again cannot change it.
-    #[error("TLS: {0}")]
-    Tls(String),
+    #[error("TLS: {reason}")]
+    Tls {
+        /// What was refused, with the cause chain's text.
+        reason: String,
+        /// The HTTP client's own error.
+        #[source]
+        source: Option<Source>,
+    },
     /// The backend answered with an error status; `detail` is its `{"detail": …}` text.
     #[error("backend answered {status}: {detail}")]
     Backend {
@@ -115,6 +137,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// An [`Error::Mqtt`] without an underlying error.
+    pub fn mqtt(reason: impl Into<String>) -> Self {
+        Error::Mqtt {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// An [`Error::Http`] without an underlying error.
+    pub fn http(reason: impl Into<String>) -> Self {
+        Error::Http {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
     /// An [`Error::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

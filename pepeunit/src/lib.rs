@@ -57,7 +57,7 @@ mod quiet;
 mod sparse;
 
 pub use command::Command;
-pub use error::{Error, Result};
+pub use error::{Error, Result, Source};
 
 pub use future::BoxFuture;
 pub use pepeunit_macros::{input, main, output};
@@ -143,7 +143,7 @@ pub mod __private {
             Some("auto") => Ok(None),
             Some("on") => Ok(Some(true)),
             Some("off") => Ok(Some(false)),
-            _ => Err(crate::Error::Mqtt(format!(
+            _ => Err(crate::Error::mqtt(format!(
                 "PEPEUNIT_MQTT_TLS is {value:?}: expected auto, on or off"
             ))),
         }

@@ -381,7 +381,7 @@ async fn failing_and_panicking_handlers_are_logged_and_the_cycle_goes_on() {
                     .publish_to_topics("output/pepeunit", tick.to_string())
                     .await?;
             }
-            Err::<(), _>(Error::Mqtt(format!("tick {tick} failed")))
+            Err::<(), _>(Error::mqtt(format!("tick {tick} failed")))
         }
     });
     let cycle = {

@@ -373,9 +373,17 @@ async fn connection_errors_are_retried_then_typed_without_the_token() {
     );
     let client = client(&a, fast());
     let error = client.get_state_storage().await.unwrap_err();
-    let Error::Http(text) = &error else {
+    let Error::Http {
+        reason: text,
+        source,
+    } = &error
+    else {
         panic!("{error:?}")
     };
+    let cause = source
+        .as_ref()
+        .expect("the HTTP client's error is kept as the source");
+    assert!(cause.is::<reqwest::Error>(), "{cause:?}");
     let url = format!("GET http://127.0.0.1:{port}/pepeunit/api/v1/units/get_state_storage/");
     assert!(text.starts_with(&url), "{text}");
     assert!(!text.contains(a.token()) && !format!("{error:?}").contains(a.token()));

@@ -181,7 +181,7 @@ async fn https_works_with_the_ca_and_refuses_an_untrusted_certificate() {
     let untrusting = client(None);
     let start = Instant::now();
     let error = untrusting.get_state_storage().await.unwrap_err();
-    assert!(matches!(error, Error::Tls(_)), "{error:?}");
+    assert!(matches!(error, Error::Tls { .. }), "{error:?}");
     let error = error.to_string();
     println!(
         "https, untrusted certificate: failed after {:.2} s: {error}",

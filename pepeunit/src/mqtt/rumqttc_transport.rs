@@ -115,8 +115,11 @@ fn lock(link: &Mutex<Link>) -> MutexGuard<'_, Link> {
     link.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn mqtt_error(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Mqtt(format!("{what}: {e}"))
+fn mqtt_error(what: &str, e: rumqttc::ClientError) -> Error {
+    Error::Mqtt {
+        reason: format!("{what}: {e}"),
+        source: Some(e.into()),
+    }
 }
 
 impl MqttTransport for RumqttcTransport {
@@ -207,7 +210,7 @@ impl MqttTransport for RumqttcTransport {
                 let mut link = self.link();
                 let size = publish_packet_size(&topic, payload.len());
                 if size > link.max_packet_size {
-                    return Err(Error::Mqtt(format!(
+                    return Err(Error::mqtt(format!(
                         "a {size}-byte message to {topic} is over the {}-byte packet limit",
                         link.max_packet_size
                     )));
@@ -265,7 +268,7 @@ fn set_tls(mqtt: &mut MqttOptions, ca_file: Option<&std::path::Path>) -> Result<
     }
     if let Some(path) = ca_file {
         let bad =
-            |reason: String| Error::Mqtt(format!("TLS: CA file {}: {reason}", path.display()));
+            |reason: String| Error::mqtt(format!("TLS: CA file {}: {reason}", path.display()));
         let certs = CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))?;
         let mut added = 0;
         for cert in certs {
@@ -279,8 +282,8 @@ fn set_tls(mqtt: &mut MqttOptions, ca_file: Option<&std::path::Path>) -> Result<
         }
     }
     if roots.is_empty() {
-        return Err(Error::Mqtt(
-            "TLS: no trusted root certificate found on this system".into(),
+        return Err(Error::mqtt(
+            "TLS: no trusted root certificate found on this system",
         ));
     }
     let config = rustls::ClientConfig::builder()
@@ -294,9 +297,8 @@ fn set_tls(mqtt: &mut MqttOptions, ca_file: Option<&std::path::Path>) -> Result<
 
 #[cfg(not(feature = "mqtt-tls"))]
 fn set_tls(_: &mut MqttOptions, _: Option<&std::path::Path>) -> Result<()> {
-    Err(Error::Mqtt(
-        "TLS was asked for (port 8883 or the tls option): enable the `mqtt-tls` cargo feature"
-            .into(),
+    Err(Error::mqtt(
+        "TLS was asked for (port 8883 or the tls option): enable the `mqtt-tls` cargo feature",
     ))
 }
 

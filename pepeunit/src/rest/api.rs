@@ -330,7 +330,7 @@ impl RestApi {
 /// What GETs retry: transport errors ([`Error::Http`]) and 5xx answers.
 pub(crate) fn is_retryable(error: &Error) -> bool {
     match error {
-        Error::Http(_) => true,
+        Error::Http { .. } => true,
         Error::Backend { status, .. } => *status >= 500,
         _ => false,
     }
@@ -339,8 +339,14 @@ pub(crate) fn is_retryable(error: &Error) -> bool {
 /// Adds the call's name to a transport or TLS error; other errors already say what they are.
 fn in_call(name: &str, error: Error) -> Error {
     match error {
-        Error::Http(reason) => Error::Http(format!("{name}: {reason}")),
-        Error::Tls(reason) => Error::Tls(format!("{name}: {reason}")),
+        Error::Http { reason, source } => Error::Http {
+            reason: format!("{name}: {reason}"),
+            source,
+        },
+        Error::Tls { reason, source } => Error::Tls {
+            reason: format!("{name}: {reason}"),
+            source,
+        },
         other => other,
     }
 }
@@ -391,7 +397,7 @@ async fn read_body(response: &mut HttpResponse, cap: usize) -> Result<Vec<u8>> {
     let mut body = Vec::new();
     while let Some(chunk) = response.body.next_chunk().await? {
         if body.len() + chunk.len() > cap {
-            return Err(Error::Http(format!("the body exceeds {cap} bytes")));
+            return Err(Error::http(format!("the body exceeds {cap} bytes")));
         }
         body.extend_from_slice(&chunk);
     }
@@ -429,7 +435,7 @@ async fn download_to(mut response: HttpResponse, dest: &Path, cap: u64) -> Resul
                 return Err(too_large());
             }
             if expected.is_some_and(|n| written > n) {
-                return Err(Error::Http(format!(
+                return Err(Error::http(format!(
                     "the body is longer than its Content-Length {}",
                     expected.unwrap_or_default()
                 )));
@@ -437,7 +443,7 @@ async fn download_to(mut response: HttpResponse, dest: &Path, cap: u64) -> Resul
             file.write_all(&chunk).map_err(|e| Error::io(&tmp, e))?;
         }
         if let Some(n) = expected.filter(|n| *n != written) {
-            return Err(Error::Http(format!(
+            return Err(Error::http(format!(
                 "the body ended after {written} of {n} bytes"
             )));
         }

@@ -51,8 +51,9 @@ impl ReqwestHttp {
         let roots = match ca_file {
             Some(path) => {
                 let pem = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                    Error::Http(format!("CA file {}: {}", path.display(), chain(&e)))
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::Http {
+                    reason: format!("CA file {}: {}", path.display(), chain(&e)),
+                    source: Some(e.into()),
                 })?
             }
             None => Vec::new(),
@@ -91,7 +92,10 @@ fn build(
         .read_timeout(timeouts.read)
         .redirect(redirects)
         .build()
-        .map_err(|e| Error::Http(format!("cannot build the HTTP client: {}", chain(&e))))
+        .map_err(|e| Error::Http {
+            reason: format!("cannot build the HTTP client: {}", chain(&e)),
+            source: Some(e.into()),
+        })
 }
 
 impl HttpClient for ReqwestHttp {
@@ -120,7 +124,7 @@ impl HttpClient for ReqwestHttp {
                 .body(request.body)
                 .send()
                 .await
-                .map_err(|e| transport_error(&e))?;
+                .map_err(transport_error)?;
             let headers = response
                 .headers()
                 .iter()
@@ -140,7 +144,7 @@ struct ReqwestBody(reqwest::Response);
 impl BodyStream for ReqwestBody {
     fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Vec<u8>>>> {
         Box::pin(crate::quiet::quiet(async move {
-            let chunk = self.0.chunk().await.map_err(|e| Error::Http(chain(&e)))?;
+            let chunk = self.0.chunk().await.map_err(transport_error)?;
             Ok(chunk.map(Vec::from))
         }))
     }
@@ -148,11 +152,18 @@ impl BodyStream for ReqwestBody {
 
 /// A request that got no answer: [`Error::Tls`] when the handshake refused the server's certificate
 /// (retrying cannot help), else [`Error::Http`].
-fn transport_error(error: &reqwest::Error) -> Error {
-    if refused_certificate(error) {
-        Error::Tls(chain(error))
+fn transport_error(error: reqwest::Error) -> Error {
+    let reason = chain(&error);
+    if refused_certificate(&error) {
+        Error::Tls {
+            reason,
+            source: Some(error.into()),
+        }
     } else {
-        Error::Http(chain(error))
+        Error::Http {
+            reason,
+            source: Some(error.into()),
+        }
     }
 }
 
