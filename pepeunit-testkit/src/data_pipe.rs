@@ -2,152 +2,19 @@
 //! node runs, the feature flag, and the two routes that read them with the backend's filters,
 //! paging, errors (405 when off, 422s, 500 for `LastValue`) and its CSV export in a ZIP.
 
-use std::collections::HashMap;
-
 use hyper::StatusCode;
 use serde_json::{Value, json};
 
 use super::archive::{self, Tree};
 use super::datetime::{format_secs, now_secs, parse_secs};
-use super::reach::{self, internal_error, node_named, object_does_not_exist};
-use super::rest::{Query, Reply, bytes_reply, error, ok_json, validation};
+use super::records::{Aggregate, AggregateRow, AggregationType, NodeData, PipePolicy, ValueRow};
+use super::replies::{
+    Query, Reply, bytes_reply, error, internal_error, object_does_not_exist, ok_json, order,
+    paging, uuid_param, validation,
+};
 use super::units::{Registry, TestUnit, uuid4};
-use super::{Instance, record_of};
+use super::{Instance, node_named, record_of};
 use crate::error::{Error, Result};
-
-/// The pipeline a node runs (its DataPipe `processing_policy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PipePolicy {
-    /// Keeps the last value only (the node's `state`); what new `…/pepeunit` nodes get.
-    LastValue,
-    /// Keeps the last `count` values.
-    NRecords {
-        /// How many values.
-        count: u32,
-    },
-    /// Keeps the values younger than `seconds`.
-    TimeWindow {
-        /// The window's length.
-        seconds: u32,
-    },
-    /// Aggregates the values over windows of `seconds`.
-    Aggregation {
-        /// The window's length.
-        seconds: u32,
-    },
-}
-
-impl PipePolicy {
-    fn name(self) -> &'static str {
-        match self {
-            PipePolicy::LastValue => "LastValue",
-            PipePolicy::NRecords { .. } => "NRecords",
-            PipePolicy::TimeWindow { .. } => "TimeWindow",
-            PipePolicy::Aggregation { .. } => "Aggregation",
-        }
-    }
-
-    /// The node's `data_pipe_yml` as the backend stores it (JSON text), reduced to the policy.
-    pub(crate) fn config_json(self) -> String {
-        let (count, window) = match self {
-            PipePolicy::NRecords { count } => (Some(count), None),
-            PipePolicy::TimeWindow { seconds } | PipePolicy::Aggregation { seconds } => {
-                (None, Some(seconds))
-            }
-            PipePolicy::LastValue => (None, None),
-        };
-        json!({"processing_policy": {
-            "policy_type": self.name(),
-            "n_records_count": count,
-            "time_window_size": window,
-        }})
-        .to_string()
-    }
-}
-
-/// An aggregation function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AggregationType {
-    /// The mean.
-    Avg,
-    /// The least value.
-    Min,
-    /// The greatest value.
-    Max,
-    /// The sum.
-    Sum,
-}
-
-impl AggregationType {
-    const ALL: [AggregationType; 4] = [
-        AggregationType::Avg,
-        AggregationType::Min,
-        AggregationType::Max,
-        AggregationType::Sum,
-    ];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            AggregationType::Avg => "Avg",
-            AggregationType::Min => "Min",
-            AggregationType::Max => "Max",
-            AggregationType::Sum => "Sum",
-        }
-    }
-}
-
-/// One aggregate a test puts in: `kind` of the values in the window of `window_seconds` ending at
-/// `window_end` (the backend's datetime, e.g. from [`super::datetime_ago`]), computed then.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Aggregate {
-    /// The function.
-    pub kind: AggregationType,
-    /// Its value.
-    pub value: f64,
-    /// The window's length in seconds.
-    pub window_seconds: u32,
-    /// Where the window ends (and when the aggregate was computed).
-    pub window_end: String,
-}
-
-/// A kept value (`NRecords`, `TimeWindow`).
-#[derive(Debug, Clone)]
-struct ValueRow {
-    state: String,
-    created: i64,
-}
-
-/// An aggregate, its datetimes in seconds.
-#[derive(Debug, Clone)]
-struct AggregateRow {
-    kind: AggregationType,
-    value: f64,
-    window: u32,
-    end: i64,
-}
-
-/// What one node's pipelines hold.
-#[derive(Debug, Default)]
-struct NodeData {
-    n_records: Vec<ValueRow>,
-    windows: Vec<ValueRow>,
-    aggregates: Vec<AggregateRow>,
-}
-
-/// Every node's DataPipe records, and whether the instance runs DataPipe.
-#[derive(Debug, Default)]
-pub(crate) struct Store {
-    disabled: bool,
-    nodes: HashMap<String, NodeData>,
-}
-
-impl Store {
-    /// `pu_ff_datapipe_enable`.
-    pub(crate) fn enabled(&self) -> bool {
-        !self.disabled
-    }
-}
-
 /// The records of one query, each with its creation time (for the filters) and its JSON.
 struct Row {
     created: i64,
@@ -161,7 +28,7 @@ struct Row {
 /// `GET /unit_nodes/get_data_pipe_data/?uuid=…&type=…`.
 pub(crate) fn data(registry: &Registry, query: &Query) -> Reply {
     let first = |name: &str| query.get(name).and_then(|v| v.first()).map(String::as_str);
-    let uuid = match reach::uuid_param(query) {
+    let uuid = match uuid_param(query) {
         Ok(uuid) => uuid,
         Err(reply) => return *reply,
     };
@@ -194,11 +61,11 @@ pub(crate) fn data(registry: &Registry, query: &Query) -> Reply {
     let Some(relative_from) = filter.relative_from() else {
         return internal_error();
     };
-    let max_count = match registry.reach.node(node).pipe {
+    let max_count = match registry.reach.node(&node.uuid, &node.name).pipe {
         Some(PipePolicy::NRecords { count }) => count,
         _ => 0,
     };
-    let window = match registry.reach.node(node).pipe {
+    let window = match registry.reach.node(&node.uuid, &node.name).pipe {
         Some(PipePolicy::TimeWindow { seconds }) => seconds,
         _ => 3600,
     };
@@ -232,7 +99,7 @@ pub(crate) fn csv(registry: &Registry, uuid: &str) -> Reply {
             &format!("8: DataPipe Validation Error: {msg}"),
         )
     };
-    let Some(policy) = registry.reach.node(node).pipe else {
+    let Some(policy) = registry.reach.node(&node.uuid, &node.name).pipe else {
         return pipe_error("Data pipe is not active");
     };
     let (max_count, window) = match policy {
@@ -407,7 +274,7 @@ impl Filter {
                 })
             })
             .transpose()?;
-        let (offset, limit) = reach::paging(query)?;
+        let (offset, limit) = paging(query)?;
         Ok(Filter {
             search: first("search_string").map(|s| s.to_lowercase()),
             from: datetime("start_create_datetime")?,
@@ -417,7 +284,7 @@ impl Filter {
             window_size,
             window_from: datetime("start_agg_window_datetime")?,
             window_to: datetime("end_agg_window_datetime")?,
-            descending: reach::order(query)?,
+            descending: order(query)?,
             offset,
             limit,
         })

@@ -33,6 +33,8 @@ mod observe;
 mod proxy;
 mod pyjson;
 mod reach;
+mod records;
+mod replies;
 mod rest;
 mod tls;
 mod units;
@@ -50,11 +52,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use broker::BrokerKind;
-pub use data_pipe::{Aggregate, AggregationType, PipePolicy};
 pub use datetime::datetime_ago;
 pub use link::{Link, LinkMode};
 pub use observe::{Observed, Rejection, RejectionKind};
-pub use reach::Visibility;
+pub use records::{Aggregate, AggregationType, PipePolicy, Visibility};
 pub use units::{Node, NodeKind, TestUnit, UnitSpec, UpdateStatus};
 
 use archive::Tree;
@@ -829,6 +830,21 @@ fn record_of<'a>(registry: &'a Registry, unit: &TestUnit) -> Result<&'a UnitReco
         .units
         .get(&unit.uuid)
         .ok_or_else(|| unknown_unit(unit))
+}
+
+/// The unit's node for topic name `name`, input or output.
+fn node_named(registry: &Registry, unit: &TestUnit, name: &str) -> Result<Node> {
+    let record = record_of(registry, unit)?;
+    record
+        .unit
+        .nodes
+        .iter()
+        .find(|n| n.name == name)
+        .cloned()
+        .ok_or_else(|| Error::UnknownTopicName {
+            name: name.into(),
+            section: "input_topic or output_topic".into(),
+        })
 }
 
 fn record_of_mut<'a>(registry: &'a mut Registry, unit: &TestUnit) -> Result<&'a mut UnitRecord> {

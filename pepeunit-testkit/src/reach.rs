@@ -4,115 +4,33 @@
 //! rebuilt with its defaults), the trailing-slash routes, and the backend's 403/405/422/500 bodies.
 //! DataPipe's two routes are in `data_pipe.rs`.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use rumqttc::QoS;
 use serde_json::{Value, json};
 
-use super::data_pipe::{self, PipePolicy};
+use super::data_pipe;
 use super::datetime;
-use super::rest::{Query, Reply, body_state, error, is_uuid, ok_json, validation};
+use super::records::{MAX_CONNECTIONS, NodeState, PipePolicy, Visibility};
+use super::replies::{
+    Query, Reply, body_state, error, internal_error, invalid_uuid, is_uuid, no_content,
+    object_does_not_exist, ok_json, order, paging, uuid_param, validation,
+};
 use super::units::{Node, NodeKind, Registry, TestUnit, UnitRecord, UpdateStatus, node_topic};
-use super::{Instance, Shared, command_message, node_of, record_of};
+use super::{Instance, Shared, command_message, node_named, node_of, record_of};
 use crate::error::Result;
 use pepeunit::Command;
-
-/// Who may see a unit or a node (rule V): units see Public and Internal ones, and Private ones they
-/// have a permission row for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Visibility {
-    /// Anyone.
-    #[default]
-    Public,
-    /// Any user or unit of the instance.
-    Internal,
-    /// Only who has a permission row: the unit itself for its own nodes, and the sides of an edge.
-    Private,
-}
-
-impl Visibility {
-    fn as_str(self) -> &'static str {
-        match self {
-            Visibility::Public => "Public",
-            Visibility::Internal => "Internal",
-            Visibility::Private => "Private",
-        }
-    }
-}
 
 /// The instance's user who "created" every unit and node (the backend returns a creator uuid).
 const CREATOR: &str = "00000000-0000-4000-8000-000000000001";
 /// The repository every unit "comes from".
 const REPO: &str = "00000000-0000-4000-8000-000000000002";
-/// Edges a node may have unless its owner changed it (the backend's default).
-const MAX_CONNECTIONS: u32 = 10;
 /// How long the instance keeps a unit's log entries.
 const LOG_KEPT_SECS: i64 = 24 * 3600;
 
-/// What §7a's calls read and change, beside the units' records.
-#[derive(Default)]
-pub(crate) struct Reach {
-    units: HashMap<String, Visibility>,
-    nodes: HashMap<String, NodeState>,
-    /// The DataPipe records tests put in, and the feature flag.
-    pub(crate) data_pipe: data_pipe::Store,
-}
-
-/// A node's settings and last value as the backend stores them.
-#[derive(Debug, Clone)]
-pub(crate) struct NodeState {
-    visibility: Visibility,
-    rewritable: bool,
-    max_connections: u32,
-    /// The last value (what DataPipe's LastValue reads).
-    state: Option<String>,
-    updated: Option<String>,
-    /// The node's active pipeline, `None` when DataPipe is off for it.
-    pub(crate) pipe: Option<PipePolicy>,
-}
-
-impl NodeState {
-    /// A new node: Public, not rewritable; a `…/pepeunit` node gets a LastValue pipeline (the
-    /// backend's `pu_ff_datapipe_default_last_value_enable`).
-    fn new(node: &Node) -> NodeState {
-        NodeState {
-            visibility: Visibility::Public,
-            rewritable: false,
-            max_connections: MAX_CONNECTIONS,
-            state: None,
-            updated: None,
-            pipe: node
-                .name
-                .ends_with("/pepeunit")
-                .then_some(PipePolicy::LastValue),
-        }
-    }
-}
-
-impl Reach {
-    fn unit_visibility(&self, uuid: &str) -> Visibility {
-        self.units.get(uuid).copied().unwrap_or_default()
-    }
-
-    pub(crate) fn node(&self, node: &Node) -> NodeState {
-        self.nodes
-            .get(&node.uuid)
-            .cloned()
-            .unwrap_or_else(|| NodeState::new(node))
-    }
-
-    pub(crate) fn node_mut(&mut self, node: &Node) -> &mut NodeState {
-        self.nodes
-            .entry(node.uuid.clone())
-            .or_insert_with(|| NodeState::new(node))
-    }
-}
-
 /// A node as `GET /unit_nodes/{uuid}` (and every listing) gives it.
 pub(crate) fn node_json(registry: &Registry, record: &UnitRecord, node: &Node) -> Value {
-    let state = registry.reach.node(node);
+    let state = registry.reach.node(&node.uuid, &node.name);
     json!({
         "uuid": node.uuid,
         "type": node.kind.as_str(),
@@ -206,30 +124,6 @@ fn with_uuid(uuid: &str, f: impl FnOnce(&str) -> Reply) -> Reply {
     }
 }
 
-/// FastAPI's 422 for a `uuid` (in the `path` or the `query`) that is not one.
-pub(crate) fn invalid_uuid(place: &str) -> Reply {
-    validation(
-        place,
-        "uuid",
-        "uuid_parsing",
-        "Input should be a valid UUID",
-    )
-}
-
-/// The required `uuid` query parameter, or FastAPI's 422.
-pub(crate) fn uuid_param(query: &Query) -> Result<&str, Box<Reply>> {
-    match query.get("uuid").and_then(|v| v.first()) {
-        None => Err(Box::new(validation(
-            "query",
-            "uuid",
-            "missing",
-            "Field required",
-        ))),
-        Some(uuid) if !is_uuid(uuid) => Err(Box::new(invalid_uuid("query"))),
-        Some(uuid) => Ok(uuid),
-    }
-}
-
 /// `GET /units/{uuid}`: 422 when unknown, then rule V.
 fn get_unit(registry: &Registry, call: &Call<'_>, uuid: &str) -> Reply {
     let Some(record) = registry.units.get(uuid) else {
@@ -247,7 +141,7 @@ fn get_unit_node(registry: &Registry, call: &Call<'_>, uuid: &str) -> Reply {
     let Some((record, node)) = registry.node(uuid) else {
         return internal_error();
     };
-    let visibility = registry.reach.node(node).visibility;
+    let visibility = registry.reach.node(&node.uuid, &node.name).visibility;
     if let Some(reply) = invisible(visibility, || may_see_node(registry, call.caller, uuid)) {
         return reply;
     }
@@ -268,7 +162,7 @@ fn set_state_input(shared: &Shared, registry: &mut Registry, call: &Call<'_>, uu
         let msg = format!("8: UnitNode Validation Error: This Node {uuid} is not Input");
         return error(StatusCode::UNPROCESSABLE_ENTITY, &msg);
     }
-    let current = registry.reach.node(&node);
+    let current = registry.reach.node(&node.uuid, &node.name);
     if !current.rewritable {
         return error(
             StatusCode::FORBIDDEN,
@@ -284,7 +178,7 @@ fn set_state_input(shared: &Shared, registry: &mut Registry, call: &Call<'_>, uu
     if let Some(reply) = publish(shared, &topic, payload) {
         return reply;
     }
-    *registry.reach.node_mut(&node) = NodeState {
+    *registry.reach.node_mut(&node.uuid, &node.name) = NodeState {
         visibility: Visibility::Public,
         rewritable: false,
         max_connections: MAX_CONNECTIONS,
@@ -407,61 +301,6 @@ fn stored_log(unit: &str, index: usize, entry: &Value) -> Value {
     })
 }
 
-/// `order_by_create_date`: whether it is `desc` (the default), or FastAPI's 422.
-pub(crate) fn order(query: &Query) -> Result<bool, Box<Reply>> {
-    match query
-        .get("order_by_create_date")
-        .and_then(|v| v.first())
-        .map(String::as_str)
-    {
-        None | Some("desc") => Ok(true),
-        Some("asc") => Ok(false),
-        Some(_) => Err(Box::new(validation(
-            "query",
-            "order_by_create_date",
-            "enum",
-            "Input should be 'asc' or 'desc'",
-        ))),
-    }
-}
-
-/// `offset` and `limit` as the backend's pagination mixin reads them: no limit (or 0) means all,
-/// over 500 is its 422.
-pub(crate) fn paging(query: &Query) -> Result<(usize, Option<usize>), Box<Reply>> {
-    let int = |name: &str| -> Result<Option<i64>, Box<Reply>> {
-        match query.get(name).and_then(|v| v.first()) {
-            None => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| {
-                Box::new(validation(
-                    "query",
-                    name,
-                    "int_parsing",
-                    "Input should be a valid integer, unable to parse string as an integer",
-                ))
-            }),
-        }
-    };
-    let detail = |text: &str| {
-        Box::new(super::rest::detail_reply(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            text,
-        ))
-    };
-    let offset = int("offset")?.unwrap_or(0);
-    if offset < 0 {
-        return Err(detail("offset must be >= 0"));
-    }
-    let limit = int("limit")?;
-    match limit {
-        Some(l) if l < 0 => Err(detail("limit must be >= 0")),
-        Some(l) if l > 500 => Err(detail("limit must be <= 500")),
-        _ => Ok((
-            usize::try_from(offset).unwrap_or(usize::MAX),
-            limit.filter(|l| *l > 0).map(|l| l as usize),
-        )),
-    }
-}
-
 /// Rule V for an entity of `visibility`: the 403 when the caller may not see it; `permitted` says
 /// whether the caller has a permission row.
 fn invisible(visibility: Visibility, permitted: impl FnOnce() -> bool) -> Option<Reply> {
@@ -522,23 +361,6 @@ fn not_the_unit(caller: &str, registry: &Registry) -> Reply {
     error(StatusCode::FORBIDDEN, &msg)
 }
 
-/// The backend's 422 for an unknown uuid.
-pub(crate) fn object_does_not_exist() -> Reply {
-    error(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "2: Validation Error: The object does not exist",
-    )
-}
-
-/// What FastAPI answers when the backend's code fails: a plain-text 500.
-pub(crate) fn internal_error() -> Reply {
-    super::rest::text_reply(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-}
-
-fn no_content() -> Reply {
-    super::rest::text_reply(StatusCode::NO_CONTENT, "")
-}
-
 /// Tests set what units do not: visibility, `is_rewritable_input`; and read a node's last value.
 impl Instance {
     /// Sets the unit's visibility level (default Public).
@@ -568,7 +390,7 @@ impl Instance {
             .node(&input)
             .map(|(_, n)| n.clone())
             .ok_or_else(|| super::unknown_unit(unit))?;
-        registry.reach.node_mut(&node).rewritable = on;
+        registry.reach.node_mut(&node.uuid, &node.name).rewritable = on;
         Ok(())
     }
 
@@ -577,7 +399,7 @@ impl Instance {
     pub fn node_state(&self, unit: &TestUnit, name: &str) -> Result<Option<String>> {
         let registry = self.shared.registry();
         let node = node_named(&registry, unit, name)?;
-        Ok(registry.reach.node(&node).state)
+        Ok(registry.reach.node(&node.uuid, &node.name).state)
     }
 
     /// Applies `change` to the stored settings of the unit's node `name`.
@@ -589,24 +411,9 @@ impl Instance {
     ) -> Result<()> {
         let mut registry = self.shared.registry();
         let node = node_named(&registry, unit, name)?;
-        change(registry.reach.node_mut(&node));
+        change(registry.reach.node_mut(&node.uuid, &node.name));
         Ok(())
     }
-}
-
-/// The unit's node for topic name `name`, input or output.
-pub(crate) fn node_named(registry: &Registry, unit: &TestUnit, name: &str) -> Result<Node> {
-    let record = record_of(registry, unit)?;
-    record
-        .unit
-        .nodes
-        .iter()
-        .find(|n| n.name == name)
-        .cloned()
-        .ok_or_else(|| crate::Error::UnknownTopicName {
-            name: name.into(),
-            section: "input_topic or output_topic".into(),
-        })
 }
 
 /// Stores a message on a `domain/<node>/pepeunit` topic as the node's last value, as the backend
@@ -619,7 +426,7 @@ pub(crate) fn record_node_value(registry: &mut Registry, topic: &str, payload: &
         return;
     };
     let node = node.clone();
-    let state = registry.reach.node_mut(&node);
+    let state = registry.reach.node_mut(&node.uuid, &node.name);
     state.state = Some(String::from_utf8_lossy(payload).into_owned());
     state.updated = Some(datetime::format_secs(datetime::now_secs()));
 }

@@ -16,6 +16,10 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 
 use super::reach::{self, node_json, unit_json};
+use super::replies::{
+    Query, Reply, body_state, bytes_reply, error, invalid_uuid, is_uuid, json_reply, ok_json,
+    pretty, validation,
+};
 use super::units::{NodeKind, Registry, UnitRecord};
 use super::{BackendEra, Fault, Shared, archive, pyjson};
 
@@ -29,8 +33,6 @@ pub(crate) const COMPILED_PREFIX: &str = "/testkit/compiled";
 const MAX_STATE_CHARS: usize = 1_000_000;
 /// The backend's cap on `limit`.
 const MAX_LIMIT: usize = 500;
-
-pub(crate) type Reply = Response<Full<Bytes>>;
 
 /// Serves one HTTP request.
 pub(crate) async fn handle(
@@ -128,7 +130,7 @@ fn api(
         (&Method::GET, ["units"]) => units(&registry, query),
         (_, ["units", action @ .., uuid]) => {
             if !is_uuid(uuid) {
-                return reach::invalid_uuid("path");
+                return invalid_uuid("path");
             }
             let Some(record) = registry.units.get(*uuid) else {
                 return error(
@@ -230,21 +232,6 @@ fn firmware(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("0: Archive Error: {e}"),
         ),
-    }
-}
-
-/// The `state` of a `{"state": …}` body: a string, or with `optional` also null or missing (as
-/// pydantic reads `str` and `str | None = None`); else FastAPI's 422.
-pub(crate) fn body_state(body: &[u8], optional: bool) -> Result<Option<String>, Box<Reply>> {
-    let invalid = |name, kind, msg| Err(Box::new(validation("body", name, kind, msg)));
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(o)) => match o.get("state") {
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            None | Some(Value::Null) if optional => Ok(None),
-            None => invalid("state", "missing", "Field required"),
-            Some(_) => invalid("state", "string_type", "Input should be a valid string"),
-        },
-        _ => invalid("body", "json_invalid", "JSON decode error"),
     }
 }
 
@@ -401,8 +388,6 @@ fn compiled(shared: &Shared, rest: &str) -> Reply {
     binary.map_or_else(not_found, bytes_reply)
 }
 
-pub(crate) type Query = HashMap<String, Vec<String>>;
-
 fn parse_query(query: &str) -> Query {
     let mut out: Query = HashMap::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -450,81 +435,6 @@ fn int_param(query: &Query, name: &str, default: i32) -> Result<i32, Box<Reply>>
             ))
         }),
     }
-}
-
-pub(crate) fn is_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.char_indices().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
-}
-
-fn pretty(value: &Value) -> String {
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(
-        &mut out,
-        serde_json::ser::PrettyFormatter::with_indent(b"    "),
-    );
-    let _ = serde::Serialize::serialize(value, &mut ser);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-pub(crate) fn ok_json(value: &Value) -> Reply {
-    json_reply(StatusCode::OK, value)
-}
-
-fn json_reply(status: StatusCode, value: &Value) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(value.to_string())));
-    *reply.status_mut() = status;
-    reply
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    reply
-}
-
-pub(crate) fn bytes_reply(bytes: Vec<u8>) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(bytes)));
-    reply.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    reply
-}
-
-/// The backend's error body: `{"detail": "<status>: <code>: <category>: <message>"}`.
-pub(crate) fn error(status: StatusCode, code_category_message: &str) -> Reply {
-    json_reply(
-        status,
-        &json!({"detail": format!("{}: {code_category_message}", status.as_u16())}),
-    )
-}
-
-/// FastAPI's `HTTPException` body: `{"detail": text}` as it is.
-pub(crate) fn detail_reply(status: StatusCode, text: &str) -> Reply {
-    json_reply(status, &json!({ "detail": text }))
-}
-
-/// A plain-text reply (FastAPI's 500 "Internal Server Error", an empty 204).
-pub(crate) fn text_reply(status: StatusCode, text: &str) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(text.to_owned())));
-    *reply.status_mut() = status;
-    reply.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    reply
-}
-
-/// FastAPI's request-validation body (422).
-pub(crate) fn validation(place: &str, name: &str, kind: &str, msg: &str) -> Reply {
-    json_reply(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &json!({"detail": [{"type": kind, "loc": [place, name], "msg": msg}]}),
-    )
 }
 
 /// A reply queued with `Instance::fail_next`, sent as it is.

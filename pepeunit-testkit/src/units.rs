@@ -235,7 +235,7 @@ pub(crate) struct Registry {
     /// (output node uuid, input node uuid), in link order.
     pub(crate) links: Vec<(String, String)>,
     /// What the calls of PROTOCOL §7a read and change: visibility, node values, DataPipe.
-    pub(crate) reach: super::reach::Reach,
+    pub(crate) reach: super::records::Reach,
 }
 
 impl Registry {
