@@ -3,12 +3,13 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{LitStr, Type};
+use syn::LitStr;
 
 use crate::errors::Errors;
 use crate::examples::SchemaExample;
 use crate::item::UnitFn;
 use crate::paths::Item;
+use crate::signature::Param;
 use crate::{Features, handler, signature};
 
 /// What the attribute says.
@@ -41,19 +42,22 @@ impl InputConfig {
         }
     }
 
-    /// The function and a row whose handler makes each argument from the message (`extract`) and
-    /// calls the function; a message an argument cannot be made from is logged and skipped.
-    fn build(&self, function: &UnitFn, types: &[&Type]) -> TokenStream {
+    /// The function and a row whose handler makes each argument from the message (`extract`), locks
+    /// the states it takes by reference, and calls the function; a message an argument cannot be made
+    /// from is logged and skipped.
+    fn build(&self, function: &UnitFn, params: &[Param]) -> TokenStream {
         let sig = &function.sig;
         let ident = &sig.ident;
-        let args: Vec<_> = (0..types.len())
+        let args: Vec<_> = (0..params.len())
             .map(|i| format_ident!("__pepeunit_arg{i}"))
             .collect();
         // Each `extract::<T>` is spanned on the user's `T`: "not an extractor" lands there.
-        let extracts = types.iter().zip(&args).map(|(ty, arg)| {
+        let extracts = params.iter().zip(&args).filter_map(|(param, arg)| {
+            let Param::Made(ty) = param else { return None };
             let extract = Item::Extract.spanned(ty.span());
-            quote_spanned!(ty.span()=> let #arg = #extract::<#ty>(&_unit, &_msg)?;)
+            Some(quote_spanned!(ty.span()=> let #arg = #extract::<#ty>(&_unit, &_msg)?;))
         });
+        let (locks, call) = handler::lock_states(params, &args);
         let ok = {
             let rejected = Item::Rejected.path();
             quote!(::core::result::Result::<_, #rejected>::Ok)
@@ -72,14 +76,15 @@ impl InputConfig {
             Some(_) => quote_spanned! {returns=>
                 #input_handler::typed(#log_name, |_unit: #client, _msg: #message| async move {
                     #(#extracts)*
-                    #ok(#ident(#(#args),*).await)
+                    #ok(#ident(#(#call),*).await)
                 })
             },
             None => quote_spanned! {returns=>
                 #input_handler::typed_blocking(#log_name, |_unit: #client, _msg: #message|
                     -> ::core::result::Result<_, #rejected> {
                     #(#extracts)*
-                    #ok(#ident(#(#args),*))
+                    #locks
+                    #ok(#ident(#(#call),*))
                 })
             },
         };
@@ -110,8 +115,9 @@ pub(crate) fn expand(
         return errors.finish(item);
     };
     let types = signature::arguments(&function.sig, "input", &mut errors);
+    let params = signature::params(&function.sig, &types, &mut errors);
     match config {
-        Some(config) if errors.is_empty() => config.build(&function, &types),
+        Some(config) if errors.is_empty() => config.build(&function, &params),
         _ => errors.finish(quote!(#function)),
     }
 }

@@ -4,7 +4,9 @@
 //! - [`macro@input`] declares what the unit consumes: a function of typed arguments made from
 //!   each message of one `input_topic` name;
 //! - [`macro@output`] declares what it produces: a function run on a period (or every tick) whose
-//!   return value is published to one `output_topic` name.
+//!   return value is published to one `output_topic` name;
+//! - [`macro@state`] declares what it keeps: a type with one value per unit that the functions take
+//!   as `&T`, `&mut T` or `State<T>`, optionally kept in the unit's state storage.
 //!
 //! Use them through `pepeunit` (`#[pepeunit::main(mqtt, rest)]`, …): the generated code refers to
 //! `::pepeunit::__private::…` only (the table in `paths.rs`), so a unit crate depends on
@@ -32,6 +34,7 @@ mod main_attr;
 mod output;
 mod paths;
 mod signature;
+mod state;
 mod unit_dir;
 
 use proc_macro::TokenStream;
@@ -294,6 +297,105 @@ pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn output(attr: TokenStream, item: TokenStream) -> TokenStream {
     let (schema, env) = (SchemaExample::load(), EnvExample::load());
     output::expand(attr.into(), item.into(), FEATURES, schema, env).into()
+}
+
+/// Declares what the unit keeps: a type with one value per unit, made with `Default` at start,
+/// that the [`macro@input`], [`macro@output`] and [`macro@main`] functions take as arguments.
+///
+/// # Grammar
+/// ```text
+/// #[pepeunit::state]                        kept in memory
+/// #[pepeunit::state(stored)]                kept in the unit's state storage under the type's name
+/// #[pepeunit::state(stored = "KEY")]        … under KEY
+/// struct NAME { … } | enum NAME { … }       NAME: Default + Send + 'static (stored: + Serialize + Deserialize)
+///
+/// ARGUMENT := &NAME | &mut NAME             a plain `fn` (input or output): locked for the call
+///           | State<NAME>                   any function, `main` too: a handle
+/// ```
+///
+/// # Semantics
+/// Each unit (each `PepeunitClient`) has one value of `NAME`, made with `Default` when the unit
+/// starts. A plain `fn` taking `&NAME` or `&mut NAME` holds its lock for the call; a function taking
+/// several states locks them in one fixed order (the order the unit made them in), whatever the
+/// order of its arguments, so two functions can never deadlock each other. A `State<NAME>` handle is
+/// cheap to clone and locks only within each of its calls — `get()` (a copy, for `Clone` types),
+/// `set(v)`, `update(|s| …) -> R`, `read(|s| …) -> R` — so an `async fn` may hold it across
+/// `.await`s. Units built by hand get the same handle from `unit.state::<NAME>()`.
+///
+/// `stored` (needs the `rest` feature and the `rest` flag of `main`) keeps the value in the unit's
+/// state storage: one JSON object keyed by each stored type's key (`{"Plug": {"on": true}}`), so
+/// several stored types share it. It is loaded before the first input or output runs: an empty
+/// storage or a missing key leaves `Default`; an unreachable storage or a value that no longer
+/// deserializes (the program changed the type) leaves `Default` with a Warning naming why, and the
+/// stored value is kept until the state changes. After a handler changed it (its serialized form
+/// differs from the last one saved), it is saved — one save in flight, at most one a second, the
+/// latest value winning — and it is saved at once on a clean stop and before an update's restart. A
+/// storage longer than the backend takes (1,000,000 characters) is an Error in the log, and nothing
+/// is sent. A stored state while `main` lacks `rest` is a start-up error naming the type.
+///
+/// Compile errors: an argument `&T`, `&mut T` or `State<T>` whose `T` is not declared with this
+/// attribute (on that `T`); `&T` or `&mut T` in an `async fn` (take `State<T>`); one state taken
+/// twice by one function; `stored` on a type without `Serialize`/`Deserialize` or while pepeunit's
+/// `rest` feature is off (on `stored`); a generic type; a type without `Default` or not `Send`.
+///
+/// # Expansion
+/// ```text
+/// struct NAME { … }                        // unchanged
+/// impl ::pepeunit::__private::UnitState for NAME {
+///     const STORED: Option<StoredAs<Self>> = Some(StoredAs::<Self>::new("NAME"));   // `stored` only
+/// }
+/// const _: () = {
+///     #[distributed_slice(::pepeunit::__private::STATES)]
+///     static ENTRY: StateEntry = StateEntry { name: "module::NAME", make: make_state::<NAME> };
+/// };
+/// // in a plain `fn` handler taking (value: f64, plug: &mut Plug):
+/// let arg0 = extract::<f64>(&unit, &msg)?;
+/// let state0 = from_unit::<State<Plug>>(&unit);
+/// let mut guards = LockAll::lock_all((Exclusive(&state0),));
+/// IDENT(arg0, &mut *guards.0)
+/// ```
+///
+/// # Example
+/// ```no_run
+/// use pepeunit::prelude::*;
+///
+/// #[pepeunit::state(stored)]
+/// #[derive(Default, serde::Serialize, serde::Deserialize)]
+/// struct Plug {
+///     on: bool,
+/// }
+///
+/// #[pepeunit::state]
+/// #[derive(Default, Clone)]
+/// struct Readings {
+///     count: u64,
+/// }
+///
+/// #[pepeunit::input("input/pepeunit")]
+/// fn switch(text: &str, plug: &mut Plug, readings: &mut Readings) {
+///     plug.on = text == "on";
+///     readings.count += 1;
+/// }
+///
+/// #[pepeunit::output("output/pepeunit", every = "5s")]
+/// fn relay(plug: &Plug) -> &'static str {
+///     if plug.on { "on" } else { "off" }
+/// }
+///
+/// #[pepeunit::output(every = "1m")]
+/// async fn report(unit: PepeunitClient, readings: State<Readings>) {
+///     let count = readings.get().count;
+///     unit.logger().info(format!("{count} switches"));
+/// }
+///
+/// #[pepeunit::main(mqtt, rest)]
+/// async fn main(_unit: PepeunitClient) -> pepeunit::Result<()> {
+///     Ok(())
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn state(attr: TokenStream, item: TokenStream) -> TokenStream {
+    state::expand(attr.into(), item.into(), FEATURES).into()
 }
 
 /// What trybuild cannot reach: the UI tests' `pepeunit` has both features, so the errors of a

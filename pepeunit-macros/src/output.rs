@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::LitStr;
 use syn::spanned::Spanned;
 
@@ -13,6 +13,7 @@ use crate::errors::Errors;
 use crate::examples::{EnvExample, SchemaExample};
 use crate::item::UnitFn;
 use crate::paths::Item;
+use crate::signature::Param;
 use crate::{Features, handler, signature};
 
 /// What the attribute says.
@@ -99,13 +100,6 @@ impl OutputConfig {
                 ),
             }
         }
-        signature::at_most(
-            &function.sig,
-            1,
-            "output",
-            "`()` or `(unit: PepeunitClient)`",
-            errors,
-        );
         if self.name.is_none() && !signature::returns_unit(&function.sig) {
             let span = signature::return_span(&function.sig);
             errors.push(syn::Error::new(
@@ -116,20 +110,24 @@ impl OutputConfig {
         }
     }
 
-    /// The function and its row: the period and a handler that calls it (and publishes what it
-    /// returns, for a named output).
-    fn build(&self, function: &UnitFn, unit_type: Option<&syn::Type>) -> TokenStream {
+    /// The function and its row: the period and a handler that makes its arguments from the unit,
+    /// locks the states it takes by reference, calls it (and publishes what it returns, for a named
+    /// output).
+    fn build(&self, function: &UnitFn, params: &[Param]) -> TokenStream {
         let sig = &function.sig;
         let ident = &sig.ident;
         let client = Item::Client.path();
-        // `unit` carries the user's type's span: a wrong argument type lands there.
-        let call = match unit_type {
-            Some(ty) => {
-                let unit = quote_spanned!(ty.span()=> _unit);
-                quote!(#ident(#unit))
-            }
-            None => quote!(#ident()),
-        };
+        let args: Vec<_> = (0..params.len())
+            .map(|i| format_ident!("__pepeunit_arg{i}"))
+            .collect();
+        // Each `from_unit::<T>` is spanned on the user's `T`: a wrong argument type lands there.
+        let made = params.iter().zip(&args).filter_map(|(param, arg)| {
+            let Param::Made(ty) = param else { return None };
+            let from_unit = Item::FromUnit.spanned(ty.span());
+            Some(quote_spanned!(ty.span()=> let #arg = #from_unit::<#ty>(&_unit);))
+        });
+        let (locks, call) = handler::lock_states(params, &args);
+        let call = quote!({ #(#made)* #locks #ident(#(#call),*) });
         let returns = signature::return_span(sig);
         let output_handler = Item::OutputHandler.spanned(returns);
         let log_name = handler::log_name(function);
@@ -185,9 +183,10 @@ pub(crate) fn expand(
         return errors.finish(item);
     };
     let types = signature::arguments(&function.sig, "output", &mut errors);
+    let params = signature::params(&function.sig, &types, &mut errors);
     config.check(&function, &schema, &env, &mut errors);
     match errors.is_empty() {
-        true => config.build(&function, types.first().copied()),
+        true => config.build(&function, &params),
         false => errors.finish(quote!(#function)),
     }
 }

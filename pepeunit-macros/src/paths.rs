@@ -52,6 +52,26 @@ pub(crate) enum Item {
     MainHasMqtt,
     /// `Result`, pepeunit's.
     Result,
+    /// `UnitState`, what `#[pepeunit::state]` implements.
+    UnitState,
+    /// `StoredAs<T>`: where a stored state is kept.
+    StoredAs,
+    /// `STATES`, the table of `#[state]` types.
+    States,
+    /// `StateEntry`, one row of it.
+    StateEntry,
+    /// `make_state::<T>`, a row's constructor.
+    MakeState,
+    /// `from_unit::<T>(&unit)`, one argument of an output or `main`.
+    FromUnit,
+    /// `Shared(&state)`: a state taken as `&T`.
+    Shared,
+    /// `Exclusive(&state)`: a state taken as `&mut T`.
+    Exclusive,
+    /// `LockAll`: the states of one call, locked in order.
+    LockAll,
+    /// `State<T>`, the handle.
+    State,
 }
 
 impl Item {
@@ -79,6 +99,16 @@ impl Item {
             Item::MainFlags => "MainFlags",
             Item::MainHasMqtt => "main_has_mqtt",
             Item::Result => "Result",
+            Item::UnitState => "UnitState",
+            Item::StoredAs => "StoredAs",
+            Item::States => "STATES",
+            Item::StateEntry => "StateEntry",
+            Item::MakeState => "make_state",
+            Item::FromUnit => "from_unit",
+            Item::Shared => "Shared",
+            Item::Exclusive => "Exclusive",
+            Item::LockAll => "LockAll",
+            Item::State => "State",
         }
     }
 

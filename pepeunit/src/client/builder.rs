@@ -76,6 +76,7 @@ impl ClientBuilder {
                 rest,
                 #[cfg(feature = "mqtt")]
                 mqtt: mqtt.build(),
+                states: Default::default(),
             }),
         })
     }

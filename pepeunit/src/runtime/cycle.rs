@@ -109,6 +109,8 @@ pub(crate) async fn run(client: &PepeunitClient, outputs: Outputs) -> Result<()>
     for output in &scheduled {
         output.task.abort();
     }
+    #[cfg(feature = "rest")]
+    client.flush_stored_states().await;
     client.logger().info("Main cycle stopped");
     runtime.shutdown(client).await;
     Ok(())
