@@ -5,19 +5,19 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::MutexGuard;
 
-use super::{State, UnitState};
+use super::State;
 
 /// A state taken as `&T`.
-pub struct Shared<'a, T: UnitState>(pub &'a State<T>);
+pub struct Shared<'a, T>(pub &'a State<T>);
 
 /// A state taken as `&mut T`.
-pub struct Exclusive<'a, T: UnitState>(pub &'a State<T>);
+pub struct Exclusive<'a, T>(pub &'a State<T>);
 
 /// `&T` for the call.
 pub struct StateRef<'a, T>(MutexGuard<'a, T>);
 
 /// `&mut T` for the call; a change of a stored state is saved when it ends.
-pub struct StateMut<'a, T: UnitState> {
+pub struct StateMut<'a, T> {
     guard: MutexGuard<'a, T>,
     state: &'a State<T>,
 }
@@ -32,7 +32,7 @@ pub trait Lockable {
     fn lock(&self) -> Self::Guard;
 }
 
-impl<'a, T: UnitState> Lockable for Shared<'a, T> {
+impl<'a, T> Lockable for Shared<'a, T> {
     type Guard = StateRef<'a, T>;
 
     fn ordinal(&self) -> usize {
@@ -44,7 +44,7 @@ impl<'a, T: UnitState> Lockable for Shared<'a, T> {
     }
 }
 
-impl<'a, T: UnitState> Lockable for Exclusive<'a, T> {
+impl<'a, T> Lockable for Exclusive<'a, T> {
     type Guard = StateMut<'a, T>;
 
     fn ordinal(&self) -> usize {
@@ -67,7 +67,7 @@ impl<T> Deref for StateRef<'_, T> {
     }
 }
 
-impl<T: UnitState> Deref for StateMut<'_, T> {
+impl<T> Deref for StateMut<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
@@ -75,13 +75,13 @@ impl<T: UnitState> Deref for StateMut<'_, T> {
     }
 }
 
-impl<T: UnitState> DerefMut for StateMut<'_, T> {
+impl<T> DerefMut for StateMut<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         &mut self.guard
     }
 }
 
-impl<T: UnitState> Drop for StateMut<'_, T> {
+impl<T> Drop for StateMut<'_, T> {
     fn drop(&mut self) {
         self.state.slot.changed();
     }

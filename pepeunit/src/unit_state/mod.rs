@@ -51,11 +51,11 @@ pub trait UnitState: Default + Send + 'static {
 
 /// A cheap handle on one unit state (clone it freely): each method locks the value only for its own
 /// call, so an `async fn` can hold it across `.await`s.
-pub struct State<T: UnitState> {
+pub struct State<T> {
     slot: Arc<Slot<T>>,
 }
 
-impl<T: UnitState> State<T> {
+impl<T> State<T> {
     /// A copy of the value.
     pub fn get(&self) -> T
     where
@@ -83,7 +83,7 @@ impl<T: UnitState> State<T> {
     }
 }
 
-impl<T: UnitState> Clone for State<T> {
+impl<T> Clone for State<T> {
     fn clone(&self) -> Self {
         State {
             slot: self.slot.clone(),
@@ -91,7 +91,7 @@ impl<T: UnitState> Clone for State<T> {
     }
 }
 
-impl<T: UnitState + fmt::Debug> fmt::Debug for State<T> {
+impl<T: fmt::Debug> fmt::Debug for State<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("State").field(&*self.slot.lock()).finish()
     }

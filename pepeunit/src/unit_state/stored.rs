@@ -45,9 +45,12 @@ pub struct StoredAs<T> {
     load: fn(Value) -> serde_json::Result<T>,
 }
 
-impl<T: Storable> StoredAs<T> {
+impl<T> StoredAs<T> {
     /// Kept under `key` (what `#[pepeunit::state(stored)]` gives: the type's name, or `stored = "key"`).
-    pub const fn new(key: &'static str) -> Self {
+    pub const fn new(key: &'static str) -> Self
+    where
+        T: Storable,
+    {
         StoredAs {
             key,
             save: to_value::<T>,
