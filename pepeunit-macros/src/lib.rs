@@ -465,6 +465,20 @@ mod tests {
     }
 
     #[test]
+    fn stored_needs_the_rest_feature() {
+        let item = || "#[derive(Default)] struct Plug { on: bool }".parse().unwrap();
+        let expanded = state::expand("stored".parse().unwrap(), item(), MQTT).to_string();
+        assert!(
+            expanded.contains("`stored` keeps the state in the unit's state storage, over REST"),
+            "{expanded}"
+        );
+        let with_rest = Features { rest: true, ..MQTT };
+        let expanded = state::expand("stored".parse().unwrap(), item(), with_rest).to_string();
+        assert!(!expanded.contains("compile_error"), "{expanded}");
+        assert!(expanded.contains("StoredAs"), "{expanded}");
+    }
+
+    #[test]
     fn handlers_need_the_mqtt_feature() {
         let expanded = output(MIN);
         assert!(
