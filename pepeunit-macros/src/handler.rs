@@ -79,10 +79,16 @@ pub(crate) fn lock_states(params: &[Param], args: &[Ident]) -> (TokenStream, Vec
         let index = syn::Index::from(lockers.len());
         let handle = format_ident!("__pepeunit_state{}", lockers.len());
         // Spanned on the user's `T`: "not a unit state" lands there.
-        let (from_unit, state) = (Item::FromUnit.spanned(ty.span()), Item::State.spanned(ty.span()));
+        let (from_unit, state) = (
+            Item::FromUnit.spanned(ty.span()),
+            Item::State.spanned(ty.span()),
+        );
         handles.push(quote_spanned!(ty.span()=> let #handle = #from_unit::<#state<#ty>>(&_unit);));
         let (locker, borrow) = match mutable {
-            true => (Item::Exclusive.path(), quote!(&mut *__pepeunit_guards.#index)),
+            true => (
+                Item::Exclusive.path(),
+                quote!(&mut *__pepeunit_guards.#index),
+            ),
             false => (Item::Shared.path(), quote!(&*__pepeunit_guards.#index)),
         };
         lockers.push(quote!(#locker(&#handle)));

@@ -2,8 +2,8 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
 use syn::LitStr;
+use syn::spanned::Spanned;
 
 use crate::errors::Errors;
 use crate::examples::SchemaExample;

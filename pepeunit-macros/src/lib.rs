@@ -466,7 +466,11 @@ mod tests {
 
     #[test]
     fn stored_needs_the_rest_feature() {
-        let item = || "#[derive(Default)] struct Plug { on: bool }".parse().unwrap();
+        let item = || {
+            "#[derive(Default)] struct Plug { on: bool }"
+                .parse()
+                .unwrap()
+        };
         let expanded = state::expand("stored".parse().unwrap(), item(), MQTT).to_string();
         assert!(
             expanded.contains("`stored` keeps the state in the unit's state storage, over REST"),

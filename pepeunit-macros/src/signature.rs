@@ -78,7 +78,11 @@ pub(crate) enum Param<'a> {
 /// Sorts the arguments into [`Param`]s, with an error for a state taken by reference in an
 /// `async fn` (its lock would be held across `.await`s) and for one state taken twice (a second
 /// lock would wait for the first).
-pub(crate) fn params<'a>(sig: &Signature, types: &[&'a Type], errors: &mut Errors) -> Vec<Param<'a>> {
+pub(crate) fn params<'a>(
+    sig: &Signature,
+    types: &[&'a Type],
+    errors: &mut Errors,
+) -> Vec<Param<'a>> {
     let params: Vec<Param<'a>> = types.iter().map(|ty| param(ty)).collect();
     let mut seen: Vec<String> = Vec::new();
     for (param, ty) in params.iter().zip(types) {

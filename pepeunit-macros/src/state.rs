@@ -36,7 +36,10 @@ impl StateConfig {
                     (key, Some(text))
                 }
                 Arg::Name(name) => {
-                    errors.at(&name, "`#[pepeunit::state]` takes `stored` or `stored = \"key\"`");
+                    errors.at(
+                        &name,
+                        "`#[pepeunit::state]` takes `stored` or `stored = \"key\"`",
+                    );
                     continue;
                 }
                 Arg::Flag(key) | Arg::Option { key, .. } => {
@@ -119,7 +122,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream, features: Features) -
         }
     };
     if !generics.params.is_empty() {
-        errors.at(generics, "a unit state has one value per unit: it cannot be generic");
+        errors.at(
+            generics,
+            "a unit state has one value per unit: it cannot be generic",
+        );
     }
     match (errors.is_empty(), &parsed) {
         (true, Some(parsed)) => config.build(parsed, ident, features),

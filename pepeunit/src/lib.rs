@@ -84,11 +84,11 @@ pub mod __private {
     pub use crate::runtime::{InputHandler, Message, OutputHandler, Period};
     #[cfg(any(feature = "mqtt", feature = "rest"))]
     pub use crate::unit_state::registry::{STATES, StateEntry, make_state};
-    #[cfg(feature = "rest")]
-    pub use crate::unit_state::{Storable, StoredAs};
     pub use crate::unit_state::{
         Exclusive, FromUnit, LockAll, Shared, State, UnitState, from_unit,
     };
+    #[cfg(feature = "rest")]
+    pub use crate::unit_state::{Storable, StoredAs};
     pub use crate::update::RestartMode;
     #[cfg(any(feature = "mqtt", feature = "rest"))]
     pub use linkme;

@@ -23,7 +23,10 @@ async fn wait_output(instance: &Instance, unit: &TestUnit, dir: &Path, name: &st
             return;
         }
     }
-    panic!("{name} never published {text}; unit output:\n{}", output(dir));
+    panic!(
+        "{name} never published {text}; unit output:\n{}",
+        output(dir)
+    );
 }
 
 /// Waits for the instance's state storage to hold `expected` (as JSON).
@@ -34,7 +37,10 @@ async fn wait_storage(instance: &Instance, unit: &TestUnit, expected: &Value) {
         if serde_json::from_str::<Value>(&stored).ok().as_ref() == Some(expected) {
             return;
         }
-        assert!(Instant::now() < deadline, "state storage is {stored:?}, not {expected}");
+        assert!(
+            Instant::now() < deadline,
+            "state storage is {stored:?}, not {expected}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -54,14 +60,21 @@ fn log_entries(dir: &Path, level: &str, part: &str) -> Vec<String> {
 /// the stopping unit saves its state to: exit code 0, the stop in the log.
 async fn stop(mut process: Unit, dir: &Path) {
     let pid = process.0.id().to_string();
-    let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let deadline = Instant::now() + WAIT;
     let status = loop {
         if let Some(status) = process.0.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "the unit did not exit: {}", output(dir));
+        assert!(
+            Instant::now() < deadline,
+            "the unit did not exit: {}",
+            output(dir)
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(status.code(), Some(0), "{}", output(dir));
@@ -86,25 +99,44 @@ async fn unit_state_is_shared_by_handlers_and_stored_state_survives_restarts() {
     let instance = Instance::start(options).await.unwrap();
     let dir = Dir::new("stateful-unit");
     let examples = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let spec = UnitSpec::new("stateful", &dir.0).with_repo_examples(examples).unwrap();
+    let spec = UnitSpec::new("stateful", &dir.0)
+        .with_repo_examples(examples)
+        .unwrap();
     let unit = instance.create_unit(spec).await.unwrap();
     let process = start(&instance, &unit, &dir.0).await;
 
     // `&mut Total` in an input, `&Total` in an output.
-    instance.publish_input(&unit, "number/pepeunit", "5").await.unwrap();
-    instance.publish_input(&unit, "number/pepeunit", "7").await.unwrap();
+    instance
+        .publish_input(&unit, "number/pepeunit", "5")
+        .await
+        .unwrap();
+    instance
+        .publish_input(&unit, "number/pepeunit", "7")
+        .await
+        .unwrap();
     wait_output(&instance, &unit, &dir.0, "counter/pepeunit", "12").await;
 
     // `State<Plug>` in an async input: the relay follows and the storage holds `{"Plug": …}`.
     wait_output(&instance, &unit, &dir.0, "output/pepeunit", "off").await;
     assert_eq!(instance.state_storage(&unit), "", "saved before any change");
-    instance.publish_input(&unit, "text/pepeunit", "on").await.unwrap();
+    instance
+        .publish_input(&unit, "text/pepeunit", "on")
+        .await
+        .unwrap();
     wait_log(&instance, &unit, "switch on (1)", &dir.0).await;
     wait_output(&instance, &unit, &dir.0, "output/pepeunit", "on").await;
-    wait_storage(&instance, &unit, &json!({"Plug": {"on": true, "switches": 1}})).await;
+    wait_storage(
+        &instance,
+        &unit,
+        &json!({"Plug": {"on": true, "switches": 1}}),
+    )
+    .await;
 
     // A change just before a clean stop is flushed by the stop.
-    instance.publish_input(&unit, "text/pepeunit", "off").await.unwrap();
+    instance
+        .publish_input(&unit, "text/pepeunit", "off")
+        .await
+        .unwrap();
     wait_log(&instance, &unit, "switch off (2)", &dir.0).await;
     stop(process, &dir.0).await;
     let stored: Value = serde_json::from_str(&instance.state_storage(&unit)).unwrap();
@@ -112,7 +144,10 @@ async fn unit_state_is_shared_by_handlers_and_stored_state_survives_restarts() {
 
     // A restart starts from the stored state.
     let process = start(&instance, &unit, &dir.0).await;
-    instance.publish_input(&unit, "text/pepeunit", "on").await.unwrap();
+    instance
+        .publish_input(&unit, "text/pepeunit", "on")
+        .await
+        .unwrap();
     wait_log(&instance, &unit, "switch on (3)", &dir.0).await;
     stop(process, &dir.0).await;
     assert!(
@@ -134,13 +169,30 @@ async fn unit_state_is_shared_by_handlers_and_stored_state_survives_restarts() {
     let _ = std::fs::remove_file(dir.0.join("log.json"));
     let process = start(&instance, &unit, &dir.0).await;
     wait_output(&instance, &unit, &dir.0, "output/pepeunit", "off").await;
-    let warnings = log_entries(&dir.0, "Warning", "Stored states Plug start from their default");
-    assert_eq!(warnings.len(), 1, "{:?}", log_entries(&dir.0, "Warning", ""));
+    let warnings = log_entries(
+        &dir.0,
+        "Warning",
+        "Stored states Plug start from their default",
+    );
+    assert_eq!(
+        warnings.len(),
+        1,
+        "{:?}",
+        log_entries(&dir.0, "Warning", "")
+    );
     assert!(warnings[0].contains("not a JSON object"), "{}", warnings[0]);
     assert_eq!(instance.state_storage(&unit), "not json");
-    instance.publish_input(&unit, "text/pepeunit", "on").await.unwrap();
+    instance
+        .publish_input(&unit, "text/pepeunit", "on")
+        .await
+        .unwrap();
     wait_log(&instance, &unit, "switch on (1)", &dir.0).await;
-    wait_storage(&instance, &unit, &json!({"Plug": {"on": true, "switches": 1}})).await;
+    wait_storage(
+        &instance,
+        &unit,
+        &json!({"Plug": {"on": true, "switches": 1}}),
+    )
+    .await;
     drop(process);
 }
 
@@ -156,7 +208,9 @@ async fn a_stored_state_without_rest_is_a_start_up_error_naming_it() {
     let instance = Instance::start(InstanceOptions::default()).await.unwrap();
     let dir = Dir::new("stored-without-rest");
     let examples = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let spec = UnitSpec::new("stored", &dir.0).with_repo_examples(examples).unwrap();
+    let spec = UnitSpec::new("stored", &dir.0)
+        .with_repo_examples(examples)
+        .unwrap();
     instance.create_unit(spec).await.unwrap();
     let unit = PepeunitClient::builder(
         dir.0.join("env.json"),
@@ -167,7 +221,13 @@ async fn a_stored_state_without_rest_is_a_start_up_error_naming_it() {
     .unwrap();
     unit.state::<Kept>();
     let error = unit.load_stored_states().await.unwrap_err();
-    assert!(matches!(error, pepeunit::Error::StoredStateWithoutRest { .. }), "{error}");
+    assert!(
+        matches!(error, pepeunit::Error::StoredStateWithoutRest { .. }),
+        "{error}"
+    );
     let text = error.to_string();
-    assert!(text.contains("state Kept is stored") && text.contains("`rest` flag"), "{text}");
+    assert!(
+        text.contains("state Kept is stored") && text.contains("`rest` flag"),
+        "{text}"
+    );
 }

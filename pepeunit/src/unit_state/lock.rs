@@ -132,3 +132,60 @@ lock_all!(A 0, B 1, C 2, D 3, E 4);
 lock_all!(A 0, B 1, C 2, D 3, E 4, F 5);
 lock_all!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
 lock_all!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::unit_state::{States, UnitState};
+
+    #[derive(Default)]
+    struct First(u64);
+    impl UnitState for First {}
+
+    #[derive(Default)]
+    struct Second(u64);
+    impl UnitState for Second {}
+
+    #[test]
+    fn states_are_locked_by_ordinal_whatever_the_argument_order() {
+        assert_eq!(lock_order([(1, 0), (0, 1)]), [(0, 1), (1, 0)]);
+        assert_eq!(
+            lock_order([(0, 0), (2, 1), (1, 2)]),
+            [(0, 0), (1, 2), (2, 1)]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "taken twice")]
+    fn one_state_twice_is_refused_before_it_waits_for_itself() {
+        let states = States::default();
+        let first = states.get::<First>();
+        let _ = (Shared(&first), Exclusive(&first)).lock_all();
+    }
+
+    /// Two threads taking the same two states in opposite argument orders: with both locked by
+    /// ordinal neither can hold one while waiting for the other, so both finish every call.
+    #[test]
+    fn opposite_argument_orders_never_deadlock() {
+        let states = Arc::new(States::default());
+        let (first, second) = (states.get::<First>(), states.get::<Second>());
+        let forward = std::thread::spawn({
+            let (first, second) = (first.clone(), second.clone());
+            move || {
+                for _ in 0..20_000 {
+                    let (mut a, mut b) = (Exclusive(&first), Exclusive(&second)).lock_all();
+                    a.0 += 1;
+                    b.0 += 1;
+                }
+            }
+        });
+        for _ in 0..20_000 {
+            let (mut b, a) = (Exclusive(&second), Shared(&first)).lock_all();
+            b.0 += (*a).0 % 2;
+        }
+        forward.join().unwrap();
+        assert_eq!(first.read(|first| first.0), 20_000);
+    }
+}

@@ -30,8 +30,7 @@ pub use lock::{Exclusive, LockAll, Lockable, Shared, StateMut, StateRef};
 #[cfg(feature = "rest")]
 pub(crate) use stored::StoredStates;
 #[cfg(feature = "rest")]
-pub use stored::{StoredAs, Storable};
-
+pub use stored::{Storable, StoredAs};
 
 /// A type whose one value per unit the handlers share: what `#[pepeunit::state]` implements.
 ///

@@ -139,7 +139,9 @@ impl StoredStates {
         };
         let rest = client
             .rest_api()
-            .map_err(|_| Error::StoredStateWithoutRest { state: first.name() })?;
+            .map_err(|_| Error::StoredStateWithoutRest {
+                state: first.name(),
+            })?;
         if self.loaded.swap(true, Ordering::AcqRel) {
             return Ok(());
         }

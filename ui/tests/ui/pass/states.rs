@@ -46,7 +46,8 @@ async fn handle(unit: PepeunitClient, counter: State<Counter>, plug: State<Plug>
         counter.count += 1;
         counter.count
     });
-    unit.logger().info(format!("{count} messages, plug on: {on}"));
+    unit.logger()
+        .info(format!("{count} messages, plug on: {on}"));
     counter.set(Counter { count: 0 });
 }
 
@@ -67,7 +68,8 @@ fn reset(counter: &mut Counter, _unit: PepeunitClient) {
 
 #[pepeunit::main(mqtt, rest)]
 async fn unit(unit: PepeunitClient, limit: State<Limit>) -> pepeunit::Result<()> {
-    unit.logger().info(format!("limit {}", matches!(limit.get(), Limit::None)));
+    unit.logger()
+        .info(format!("limit {}", matches!(limit.get(), Limit::None)));
     Ok(())
 }
 
