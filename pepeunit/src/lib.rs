@@ -78,7 +78,10 @@ pub mod __private {
     #[cfg(feature = "mqtt")]
     pub use crate::runtime::registry::{INPUTS, InputEntry, OUTPUTS, OutputEntry};
     #[cfg(feature = "mqtt")]
-    pub use crate::runtime::{InputHandler, Message, OutputHandler, Period};
+    pub use crate::runtime::{
+        ChangeOutput, InputHandler, Message, NumericOutput, OutputHandler, Outputs, Period, Reduce,
+        output_arg,
+    };
     pub use crate::update::RestartMode;
     #[cfg(feature = "mqtt")]
     pub use linkme;

@@ -64,6 +64,11 @@ pub(crate) async fn run(client: &PepeunitClient, outputs: Outputs) -> Result<()>
     for (index, output) in scheduled.iter().enumerate() {
         schedule.put(Job::Output(index), output.period(client, &env), start);
     }
+    let on_change: Vec<JoinHandle<()>> = outputs
+        .on_change
+        .into_iter()
+        .map(|output| output.spawn(client, runtime))
+        .collect();
     // The state came due while offline: it goes out as soon as the connection is up.
     let mut state_waiting = false;
     loop {
@@ -108,6 +113,9 @@ pub(crate) async fn run(client: &PepeunitClient, outputs: Outputs) -> Result<()>
     }
     for output in &scheduled {
         output.task.abort();
+    }
+    for task in &on_change {
+        task.abort();
     }
     client.logger().info("Main cycle stopped");
     runtime.shutdown(client).await;
@@ -170,6 +178,9 @@ impl Scheduled {
                         handler.call(client.clone(), ()).await,
                     );
                     busy.store(false, Ordering::Release);
+                    if let Ok(runtime) = client.mqtt_runtime() {
+                        runtime.handler_ran();
+                    }
                 }
             }
         });

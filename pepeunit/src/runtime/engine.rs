@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use super::commands::{self, PlatformCommands};
 use super::dispatch::{self, Worker, Workers};
 use super::handler::InputHandler;
+use super::on_change::Ran;
 use crate::client::PepeunitClient;
 use crate::error::Result;
 use crate::logger::LogEntry;
@@ -76,6 +77,7 @@ impl MqttSetup {
             stop: watch::Sender::new(false),
             settings_changed: Arc::new(Notify::new()),
             watching_settings: Once::new(),
+            ran: Ran::new(),
         }))
     }
 }
@@ -94,6 +96,8 @@ pub(crate) struct MqttRuntime {
     /// Woken by every change of the env in force (the main cycle re-reads its periods).
     settings_changed: Arc<Notify>,
     watching_settings: Once,
+    /// Noted after every input handler and scheduled output run (what on-change outputs follow).
+    ran: Ran,
 }
 
 /// What exists between start and shutdown.
@@ -163,6 +167,7 @@ impl MqttRuntime {
                 client.clone(),
                 self.config.handler_queue,
                 &live.runtime,
+                Some(self.ran.clone()),
             );
             *live
                 .workers
@@ -185,6 +190,16 @@ impl MqttRuntime {
     /// Follows the connection going up and down.
     pub(crate) fn connection(&self) -> watch::Receiver<bool> {
         self.connected.subscribe()
+    }
+
+    /// Notes that an input handler or a scheduled output ran.
+    pub(crate) fn handler_ran(&self) {
+        self.ran.note();
+    }
+
+    /// Follows [`MqttRuntime::handler_ran`].
+    pub(crate) fn handler_runs(&self) -> watch::Receiver<u64> {
+        self.ran.subscribe()
     }
 
     /// Asks the running main cycle to stop.
@@ -212,8 +227,16 @@ impl MqttRuntime {
         let commands = InputHandler::new("platform commands", commands::handle);
         let input = self.input.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let workers = Arc::new(Workers {
-            commands: Worker::spawn(commands, client.clone(), capacity, &runtime),
-            input: RwLock::new(input.map(|h| Worker::spawn(h, client.clone(), capacity, &runtime))),
+            commands: Worker::spawn(commands, client.clone(), capacity, &runtime, None),
+            input: RwLock::new(input.map(|h| {
+                Worker::spawn(
+                    h,
+                    client.clone(),
+                    capacity,
+                    &runtime,
+                    Some(self.ran.clone()),
+                )
+            })),
         });
         let topics = commands::schema_subscriptions(client).into_iter().collect();
         self.transport.subscribe(topics).await?;

@@ -23,6 +23,7 @@
 //! the unit log — `Error` or `Critical`, with the handler's name — and the cycle goes on. Panics still
 //! reach the process's panic hook (by default a line on stderr) before they are caught.
 
+mod answer;
 mod commands;
 pub(crate) mod cycle;
 mod declared;
@@ -31,8 +32,12 @@ mod engine;
 pub mod extract;
 mod handler;
 pub mod log_sync;
+mod on_change;
+mod output_arg;
 pub mod payload;
+mod reduce;
 pub(crate) mod registry;
+mod sampled;
 mod schedule;
 
 pub use bytes::Bytes;
@@ -47,4 +52,8 @@ pub use declared::{Outputs, Period, ScheduledOutput};
 pub(crate) use engine::{MqttRuntime, MqttSetup};
 pub use extract::{FromMessage, Json, Rejected, Topic};
 pub use handler::{Handler, HandlerOutput, InputHandler, Message, Outcome, OutputHandler};
+pub use on_change::ChangeOutput;
+pub use output_arg::{OutputArgument, output_arg};
 pub use payload::IntoPayload;
+pub use reduce::Reduce;
+pub use sampled::{NumericOutput, Sample};
