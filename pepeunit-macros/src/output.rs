@@ -165,17 +165,11 @@ impl OutputConfig {
     /// `heartbeat` without `on_change`, `reduce` without `sample`, a `sample` not shorter than a
     /// literal `every` (or without one), `on_change` beside sampling.
     fn check_options(&self, errors: &mut Errors) {
-        if self.name.is_none() {
-            let keys = [
-                self.on_change.as_ref(),
-                self.heartbeat.as_ref().map(|(k, _)| k),
-            ];
-            for key in keys.into_iter().flatten() {
-                errors.at(key, format!("`{key}` compares what is published, but this output names no output_topic: write `#[pepeunit::output(\"output/pepeunit\", {key})]`"));
-            }
-        }
-        if let (Some((key, _)), None) = (&self.heartbeat, &self.on_change) {
-            errors.at(key, "`heartbeat` republishes an unchanged value of an `on_change` output: add `on_change`");
+        match (&self.name, &self.on_change, &self.heartbeat) {
+            (None, Some(key), _) => errors.at(key, "`on_change` compares what is published, but this output names no output_topic: write `#[pepeunit::output(\"output/pepeunit\", on_change)]`"),
+            (None, None, Some((key, _))) => errors.at(key, "`heartbeat` republishes an unchanged published value, but this output names no output_topic: write `#[pepeunit::output(\"output/pepeunit\", on_change, heartbeat = \"60s\")]`"),
+            (Some(_), None, Some((key, _))) => errors.at(key, "`heartbeat` republishes an unchanged value of an `on_change` output: add `on_change`"),
+            _ => {}
         }
         if let (Some((key, _)), None) = (&self.reduce, &self.sample) {
             errors.at(key, "`reduce` combines the samples of `sample = \"…\"`: add `sample` (how often the function runs)");
