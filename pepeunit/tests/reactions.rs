@@ -227,3 +227,21 @@ async fn sampled_delta_and_rounded_outputs() {
     }
     stop_cycle(&client, cycle).await;
 }
+
+#[tokio::test]
+async fn lines_logged_before_the_connection_reach_the_log_topic_once_connected() {
+    let instance = Instance::start(Default::default()).await.unwrap();
+    let dir = TempDir::new("react-early");
+    let unit = unit(&instance, &dir).await;
+    let client = client(&unit);
+    // As `main`'s body logs before the main cycle connects.
+    client.logger().warning("started before the connection");
+    let cycle = run(&client, Outputs::new());
+    let entry = instance
+        .next_log_where(&unit, WAIT, |entry| {
+            entry.to_string().contains("started before the connection")
+        })
+        .await;
+    assert!(entry.is_some(), "the early line never reached log/pepeunit");
+    stop_cycle(&client, cycle).await;
+}

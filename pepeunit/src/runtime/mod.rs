@@ -28,6 +28,7 @@ mod commands;
 pub(crate) mod cycle;
 mod declared;
 mod dispatch;
+mod early_log;
 mod engine;
 pub mod extract;
 mod handler;
