@@ -245,3 +245,44 @@ async fn lines_logged_before_the_connection_reach_the_log_topic_once_connected()
     assert!(entry.is_some(), "the early line never reached log/pepeunit");
     stop_cycle(&client, cycle).await;
 }
+
+#[tokio::test]
+async fn an_output_failing_the_same_way_is_logged_at_powers_of_two() {
+    let instance = Instance::start(Default::default()).await.unwrap();
+    let dir = TempDir::new("react-failing");
+    let unit = unit(&instance, &dir).await;
+    let client = client(&unit);
+    let failing = pepeunit::runtime::OutputHandler::new("sensor", |_, ()| async {
+        Err::<(), _>("sensor gone")
+    });
+    let outputs = Outputs::new().every(Period::Fixed(Duration::from_millis(50)), failing);
+    let cycle = run(&client, outputs);
+    let log = unit.dir().join("log.json");
+    let deadline = std::time::Instant::now() + WAIT;
+    let lines = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<String> = text
+            .lines()
+            .filter(|line| line.contains("sensor gone"))
+            .map(str::to_owned)
+            .collect();
+        if lines
+            .iter()
+            .any(|line| line.contains("(16 times in a row)"))
+        {
+            break lines;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no 16th failure:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    stop_cycle(&client, cycle).await;
+    // 16 failures, 5 lines: the 1st, then the 2nd, 4th, 8th and 16th with their count.
+    assert_eq!(lines.len(), 5, "{lines:#?}");
+    assert!(!lines[0].contains("times in a row"), "{}", lines[0]);
+    for (line, n) in lines[1..].iter().zip([2, 4, 8, 16]) {
+        assert!(line.contains(&format!("({n} times in a row)")), "{line}");
+    }
+}

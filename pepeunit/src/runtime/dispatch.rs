@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 
-use super::handler::{InputHandler, Message, report};
+use super::handler::{InputHandler, Message};
 use super::on_change::Ran;
 use crate::client::PepeunitClient;
 use crate::mqtt::{Outage, TransportEvent};
@@ -40,7 +40,7 @@ impl Worker {
             runtime.spawn_blocking(move || {
                 while let Some(message) = queue.blocking_recv() {
                     if let Some(outcome) = handler.call_blocking(client.clone(), message) {
-                        report(&client, handler.name(), outcome);
+                        handler.report(&client, outcome);
                     }
                     ran.iter().for_each(Ran::note);
                 }
@@ -49,7 +49,7 @@ impl Worker {
             runtime.spawn(async move {
                 while let Some(message) = queue.recv().await {
                     let outcome = handler.call(client.clone(), message).await;
-                    report(&client, handler.name(), outcome);
+                    handler.report(&client, outcome);
                     ran.iter().for_each(Ran::note);
                 }
             });

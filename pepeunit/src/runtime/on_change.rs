@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::declared::{Deliver, Period, producing, producing_blocking, publish_bytes};
-use super::handler::{Handler, report};
+use super::handler::Handler;
 use super::payload::IntoPayload;
 use super::{OutputHandler, engine::MqttRuntime};
 use crate::client::PepeunitClient;
@@ -128,7 +128,7 @@ impl ChangeOutput {
             async move {
                 if client.is_mqtt_connected() {
                     let outcome = evaluate.call(client.clone(), false).await;
-                    report(&client, evaluate.name(), outcome);
+                    evaluate.report(&client, outcome);
                 }
             }
         })
@@ -148,7 +148,7 @@ impl ChangeOutput {
                 let connected = *connection.borrow();
                 if due && connected {
                     let outcome = self.evaluate.call(client.clone(), force).await;
-                    report(&client, self.name(), outcome);
+                    self.evaluate.report(&client, outcome);
                     if force {
                         forced_at = Some(Instant::now());
                     }

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::declared::Outputs;
-use super::handler::report;
 use super::{InputHandler, Message};
 use crate::client::PepeunitClient;
 use crate::error::Result;
@@ -74,10 +73,10 @@ pub fn register_inputs(client: &PepeunitClient) -> Result<()> {
                 };
                 for handler in others {
                     let outcome = handler.call(client.clone(), message.clone()).await;
-                    report(&client, handler.name(), outcome);
+                    handler.report(&client, outcome);
                 }
                 let outcome = last.call(client.clone(), message).await;
-                report(&client, last.name(), outcome);
+                last.report(&client, outcome);
             }
         },
     ))

@@ -147,7 +147,7 @@ impl NumericOutput {
             async move {
                 if let Some(run) = run {
                     let outcome = run.call(unit.clone(), ()).await;
-                    report(&unit, run.name(), outcome);
+                    run.report(&unit, outcome);
                 }
                 let value = lock(&window).take(reduce);
                 let Some(payload) = value.and_then(|value| lock(&filter).pass(value)) else {
