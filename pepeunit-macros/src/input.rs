@@ -5,6 +5,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::LitStr;
 use syn::spanned::Spanned;
 
+use crate::args::{self, Arg};
 use crate::errors::Errors;
 use crate::examples::SchemaExample;
 use crate::item::UnitFn;
@@ -16,29 +17,61 @@ use crate::{Features, handler, signature};
 pub(crate) struct InputConfig {
     /// The `input_topic` name.
     name: LitStr,
+    /// `publish = "NAME"`: the output the function's value is published to.
+    publish: Option<LitStr>,
 }
 
 impl InputConfig {
-    /// `"NAME"`, or `None` with an error.
+    /// `"NAME" [, publish = "OUTPUT"]`, or `None` with an error.
     fn parse(attr: TokenStream, errors: &mut Errors) -> Option<InputConfig> {
-        match syn::parse2::<LitStr>(attr.clone()) {
-            Ok(name) if !name.value().is_empty() => Some(InputConfig { name }),
+        let message = "`#[pepeunit::input]` takes the input_topic name: \
+                       `#[pepeunit::input(\"input/pepeunit\")]`";
+        let args = match args::parse(attr.clone()) {
+            Ok(args) => args,
+            Err(_) => {
+                errors.at(&attr, message);
+                return None;
+            }
+        };
+        let mut args = args.into_iter();
+        let name = match args.next() {
+            Some(Arg::Name(name)) if !name.value().is_empty() => name,
             _ => {
-                let message = "`#[pepeunit::input]` takes the input_topic name: \
-                               `#[pepeunit::input(\"input/pepeunit\")]`";
                 match attr.is_empty() {
                     true => errors.at_attribute(message),
                     false => errors.at(&attr, message),
                 }
-                None
+                return None;
+            }
+        };
+        let mut publish = None;
+        for arg in args {
+            match arg {
+                Arg::Option { key, value } if key == "publish" => {
+                    let topic = errors.ok(args::string_value(&key, value, "\"output/pepeunit\""));
+                    match publish {
+                        Some(_) => errors.at(&key, "`publish` is given twice"),
+                        None => publish = topic,
+                    }
+                }
+                Arg::Name(name) => errors.at(&name, "`#[pepeunit::input]` takes one input_topic name"),
+                Arg::Flag(key) | Arg::Option { key, .. } => errors.at(
+                    &key,
+                    format!("unknown option `{key}`: `#[pepeunit::input]` takes an input_topic name and `publish = \"…\"`"),
+                ),
             }
         }
+        Some(InputConfig { name, publish })
     }
 
-    /// The name must be an `input_topic` of schema_example.json, when the crate has one.
+    /// The name must be an `input_topic` and `publish` an `output_topic` of schema_example.json,
+    /// when the crate has one.
     fn check(&self, schema: &Option<SchemaExample>, errors: &mut Errors) {
         if let Some(schema) = schema {
             schema.check_name("input_topic", &schema.input_topic, &self.name, errors);
+            if let Some(publish) = &self.publish {
+                schema.check_name("output_topic", &schema.output_topic, publish, errors);
+            }
         }
     }
 
@@ -72,15 +105,26 @@ impl InputConfig {
         let input_handler = Item::InputHandler.spanned(returns);
         // The whole constructor call carries the return type's span: "must return `()` or
         // `Result`" lands there (the extracts keep the argument types' spans).
+        // With `publish`, the value goes to that output: `answering` in place of `typed`.
+        let (constructor, publish) = match (&self.publish, sig.asyncness.is_some()) {
+            (Some(topic), true) => (format_ident!("answering", span = returns), Some(topic)),
+            (Some(topic), false) => (
+                format_ident!("answering_blocking", span = returns),
+                Some(topic),
+            ),
+            (None, true) => (format_ident!("typed", span = returns), None),
+            (None, false) => (format_ident!("typed_blocking", span = returns), None),
+        };
+        let publish = publish.map(|topic| quote!(#topic,));
         let handler = match sig.asyncness {
             Some(_) => quote_spanned! {returns=>
-                #input_handler::typed(#log_name, |_unit: #client, _msg: #message| async move {
+                #input_handler::#constructor(#log_name, #publish |_unit: #client, _msg: #message| async move {
                     #(#extracts)*
                     #ok(#ident(#(#call),*).await)
                 })
             },
             None => quote_spanned! {returns=>
-                #input_handler::typed_blocking(#log_name, |_unit: #client, _msg: #message|
+                #input_handler::#constructor(#log_name, #publish |_unit: #client, _msg: #message|
                     -> ::core::result::Result<_, #rejected> {
                     #(#extracts)*
                     #locks

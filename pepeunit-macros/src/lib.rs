@@ -152,6 +152,8 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ```text
 /// #[pepeunit::input("NAME")]
 /// [async] fn IDENT(PAT: T, …) [-> () | -> Result<(), E: Display>] { … }      T: FromMessage
+/// #[pepeunit::input("NAME", publish = "OUTPUT")]
+/// [async] fn IDENT(PAT: T, …) -> P { … }                                     P: IntoPayload
 /// ```
 ///
 /// # Semantics
@@ -172,10 +174,16 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// functions may take the same name: each runs, sorted by path. The function stays callable as
 /// written.
 ///
+/// With `publish = "OUTPUT"` the function answers: what it returns is published to every topic of
+/// `output_topic[OUTPUT]` through `pepeunit::IntoPayload`, as an output's value is (`None`: nothing
+/// this time; `Err`: logged as the function's error). Every input function and scheduled output that
+/// ran wakes the `on_change` outputs (see [`macro@output`]).
+///
 /// Compile errors: an argument type that is not made from a message (on that type); a return
-/// type other than `()`/`Result<(), E>`; no `#[pepeunit::main(mqtt)]` at the crate root or no `mqtt`
+/// type other than `()`/`Result<(), E>` (without `publish`), or one that cannot be published (with it);
+/// an unknown option; no `#[pepeunit::main(mqtt)]` at the crate root or no `mqtt`
 /// feature (on this attribute); a name that the crate's `schema_example.json` does not list in
-/// `input_topic`.
+/// `input_topic`, or an `OUTPUT` it does not list in `output_topic`.
 ///
 /// # Expansion
 /// ```text
@@ -188,7 +196,7 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///             let arg0 = extract::<T0>(&unit, &msg)?;   // Err(Rejected): logged, not called
 ///             Ok(IDENT(arg0, …).await)
 ///         }),                                           // `typed_blocking` for a plain `fn`
-///     };
+///     };   // with `publish`: `InputHandler::answering[_blocking]("module::IDENT", "OUTPUT", …)`
 ///     ::pepeunit::__private::main_has_mqtt::<crate::__pepeunit_main>()
 /// };
 /// ```
@@ -231,7 +239,11 @@ pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// #[pepeunit::output("NAME")]                    published every tick
 /// #[pepeunit::output(every = PERIOD)]            run on the period, nothing published
 /// #[pepeunit::output]                            run every tick, nothing published
+/// #[pepeunit::output("NAME", on_change [, every = PERIOD] [, heartbeat = DURATION])]
+/// #[pepeunit::output("NAME", sample = DURATION, every = PERIOD [, reduce = REDUCE] [, delta = N] [, round = D])]
+/// #[pepeunit::output("NAME" [, every = PERIOD], delta = N [, round = D])]   (or `round` alone)
 /// [async] fn IDENT([PAT: PepeunitClient]) [-> T] { … }
+///                                  REDUCE := "mean" (default) | "min" | "max" | "sum" | "last" | "count"
 /// ```
 ///
 /// # Semantics
@@ -249,10 +261,27 @@ pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// slow one delays neither the others nor the inputs. Without `every` the function runs once per
 /// tick (`cycle` of [`macro@main`], 100 ms by default), after the other per-tick functions, sorted
 /// by path. An `async fn` runs on the runtime, a plain `fn` on a blocking thread; errors and panics
-/// are logged as for [`macro@input`].
+/// are logged as for [`macro@input`]; a function failing the same way again and again is logged at
+/// its 1st, 2nd, 4th, 8th… failure in a row, with the count.
 ///
-/// Compile errors: a return type that cannot be published (on that type); a function that returns
-/// a value but names no output; more than one argument, or one that is not `PepeunitClient`; a
+/// `on_change` publishes only when the payload differs from the last one published. Without
+/// `every` the function is evaluated once connected and then after every input function and every
+/// scheduled output ran; with `every`, on that period. `heartbeat = "60s"` publishes an unchanged
+/// value again when that long passed since it last was. After every reconnect the current value is
+/// published again (the broker keeps no retained message).
+///
+/// `sample = "250ms"` runs the function that often (on the monotonic clock, no drift, no catch-up
+/// burst), each value a sample (`None`: no sample); every `every` the reduction of the samples since
+/// the last publication is published (no samples: nothing). `delta = N` publishes only when the value
+/// moved at least `N` from the last one published; `round = D` rounds to `D` decimals and publishes
+/// that many. These need a number (an integer or float type, `Option`/`Result` of one).
+///
+/// Compile errors: a return type that cannot be published (on that type), or that is not a number
+/// with `sample`/`reduce`/`delta`/`round`; `reduce` without `sample`; `sample` without `every` or
+/// longer than a literal `every`; `on_change` or `heartbeat` without a `NAME`; `heartbeat` without
+/// `on_change`; `on_change` beside the numeric options; an unknown reduction; `round` outside 0…15; a function that returns
+/// a value but names no output; more than one argument, or one that is not `PepeunitClient` (with
+/// the list of what an output takes); a
 /// malformed duration; an unknown or repeated option; no `#[pepeunit::main(mqtt)]` at the crate
 /// root or no `mqtt` feature; and with the crate's example files, a `NAME` that
 /// `schema_example.json` does not list in `output_topic`, an `every` variable that
@@ -264,9 +293,16 @@ pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// const _: () = {
 ///     #[distributed_slice(::pepeunit::__private::OUTPUTS)]
 ///     static ENTRY: OutputEntry = OutputEntry {
-///         period: Some(Period::EnvSeconds(Cow::Borrowed("DELAY_PUB_MSG"))),   // None: every tick
-///         handler: || OutputHandler::publishing("module::IDENT", "NAME", |unit| IDENT(unit)),
-///     };   // `publishing_blocking` for a plain `fn`; without a name `OutputHandler::new`/`blocking`
+///         name: "module::IDENT",              // outputs are added in the order of their names
+///         add: |outputs| outputs.every(       // `every_tick(handler)` without `every`
+///             Period::EnvSeconds(Cow::Borrowed("DELAY_PUB_MSG")),
+///             OutputHandler::publishing("module::IDENT", "NAME", |unit| IDENT(from_unit::<T0>(&unit), …)),
+///         ),   // `publishing_blocking` for a plain `fn`; without a name `OutputHandler::new`/`blocking`
+///     };
+///     // on_change:  add: |outputs| outputs.on_change(ChangeOutput::publishing("module::IDENT",
+///     //                 "NAME", |unit| IDENT(..)).every(PERIOD).heartbeat(Duration::from_nanos(..)))
+///     // numeric:    add: |outputs| outputs.numeric(NumericOutput::new("module::IDENT", "NAME",
+///     //                 |unit| IDENT(..)).every(PERIOD).sample(..).reduce(Reduce::Mean).delta(N).round(D))
 ///     ::pepeunit::__private::main_has_mqtt::<crate::__pepeunit_main>()
 /// };
 /// ```
@@ -286,6 +322,16 @@ pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// #[pepeunit::output(every = "1m")]
 /// async fn heartbeat(unit: PepeunitClient) {
 ///     unit.logger().debug("alive");
+/// }
+///
+/// #[pepeunit::output("output/pepeunit", on_change, heartbeat = "60s")]
+/// fn door() -> &'static str {
+///     "closed"
+/// }
+///
+/// #[pepeunit::output("output/pepeunit", sample = "250ms", every = "10s", reduce = "max", round = 1)]
+/// fn peak() -> Option<f64> {
+///     Some(1.25)
 /// }
 ///
 /// #[pepeunit::main(mqtt)]

@@ -16,6 +16,14 @@ pub(crate) enum Item {
     InputHandler,
     /// `OutputHandler`: `new`/`blocking`/`publishing`/`publishing_blocking`.
     OutputHandler,
+    /// `ChangeOutput`: `publishing`/`publishing_blocking`, an `on_change` output.
+    ChangeOutput,
+    /// `NumericOutput`: `new`/`new_blocking`, a sampled, `delta` or `round` output.
+    NumericOutput,
+    /// `Reduce` of `reduce = "…"`.
+    Reduce,
+    /// `Outputs`, what an output's row adds itself to.
+    OutputsType,
     /// `extract::<T>(&unit, &msg)`, one input argument.
     Extract,
     /// `Rejected`, a message an argument cannot be made from.
@@ -81,6 +89,10 @@ impl Item {
             Item::Message => "Message",
             Item::InputHandler => "InputHandler",
             Item::OutputHandler => "OutputHandler",
+            Item::ChangeOutput => "ChangeOutput",
+            Item::NumericOutput => "NumericOutput",
+            Item::Reduce => "Reduce",
+            Item::OutputsType => "Outputs",
             Item::Extract => "extract",
             Item::Rejected => "Rejected",
             Item::Period => "Period",

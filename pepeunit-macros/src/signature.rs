@@ -125,8 +125,12 @@ fn param(ty: &Type) -> Param<'_> {
     let Type::Reference(reference) = ty else {
         return Param::Made(ty);
     };
-    let text = matches!(&*reference.elem, Type::Path(path) if path.path.is_ident("str"));
-    match text || matches!(&*reference.elem, Type::Slice(_)) {
+    // `&str`, `&[u8]` are made from a message; `&PepeunitClient` is left to the conversion's error,
+    // which lists what the function takes.
+    let made = matches!(&*reference.elem, Type::Path(path)
+        if path.path.is_ident("str")
+            || path.path.segments.last().is_some_and(|last| last.ident == "PepeunitClient"));
+    match made || matches!(&*reference.elem, Type::Slice(_)) {
         true => Param::Made(ty),
         false => Param::Locked {
             state: &reference.elem,

@@ -81,7 +81,9 @@ pub mod __private {
     #[cfg(feature = "mqtt")]
     pub use crate::runtime::registry::{INPUTS, InputEntry, OUTPUTS, OutputEntry};
     #[cfg(feature = "mqtt")]
-    pub use crate::runtime::{InputHandler, Message, OutputHandler, Period};
+    pub use crate::runtime::{
+        ChangeOutput, InputHandler, Message, NumericOutput, OutputHandler, Outputs, Period, Reduce,
+    };
     #[cfg(any(feature = "mqtt", feature = "rest"))]
     pub use crate::unit_state::registry::{STATES, StateEntry, make_state};
     pub use crate::unit_state::{
