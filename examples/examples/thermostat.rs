@@ -26,7 +26,7 @@ impl Default for Setpoint {
 #[derive(Default)]
 struct Climate {
     temperature: Option<f64>,
-    heating: Option<bool>,
+    heating: bool,
 }
 
 #[pepeunit::input("input/pepeunit")]
@@ -42,17 +42,12 @@ fn on_setpoint(unit: PepeunitClient, Json(new): Json<Setpoint>, setpoint: &mut S
 }
 
 /// `on` below the set-point minus 0.5 °C, `off` above it plus 0.5 °C; published when it changes.
-#[pepeunit::output("output/pepeunit", every = "5s")]
+#[pepeunit::output("output/pepeunit", on_change, every = "5s")]
 fn heater(climate: &mut Climate, setpoint: &Setpoint) -> Option<&'static str> {
     let temperature = climate.temperature?;
-    let heating = match climate.heating {
-        Some(true) => temperature < setpoint.celsius + 0.5,
-        _ => temperature < setpoint.celsius - 0.5,
-    };
-    if climate.heating.replace(heating) == Some(heating) {
-        return None;
-    }
-    Some(if heating { "on" } else { "off" })
+    let margin = if climate.heating { 0.5 } else { -0.5 };
+    climate.heating = temperature < setpoint.celsius + margin;
+    Some(if climate.heating { "on" } else { "off" })
 }
 
 /// Starts from the stored set-point (loaded before any handler runs).
