@@ -64,7 +64,7 @@ const FEATURES: Features = Features {
 ///                                        | cycle = DURATION                        e.g. "100ms"
 ///                                        | env = "PATH" | schema = "PATH" | log = "PATH"
 ///                                        | ca_file = "PATH" | mqtt_tls = "auto" | "on" | "off"
-/// async fn NAME(PAT: PepeunitClient) -> pepeunit::Result<()> { SETUP }
+/// async fn NAME(PAT: PepeunitClient [, PAT: State<S>, …]) -> pepeunit::Result<()> { SETUP }
 /// ```
 ///
 /// # Semantics
@@ -154,6 +154,7 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// [async] fn IDENT(PAT: T, …) [-> () | -> Result<(), E: Display>] { … }      T: FromMessage
 /// #[pepeunit::input("NAME", publish = "OUTPUT")]
 /// [async] fn IDENT(PAT: T, …) -> P { … }                                     P: IntoPayload
+///         T := FromMessage | State<S> | &S | &mut S (plain `fn` only)      S: #[pepeunit::state]
 /// ```
 ///
 /// # Semantics
@@ -179,7 +180,11 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// this time; `Err`: logged as the function's error). Every input function and scheduled output that
 /// ran wakes the `on_change` outputs (see [`macro@output`]).
 ///
-/// Compile errors: an argument type that is not made from a message (on that type); a return
+/// Unit states ([`macro@state`]) are arguments too: `State<S>` in any function, `&S`/`&mut S` in
+/// a plain `fn`, locked for the call.
+///
+/// Compile errors: an argument type that is not made from a message (on that type); the errors of
+/// unit-state arguments (see [`macro@state`]); a return
 /// type other than `()`/`Result<(), E>` (without `publish`), or one that cannot be published (with it);
 /// an unknown option; no `#[pepeunit::main(mqtt)]` at the crate root or no `mqtt`
 /// feature (on this attribute); a name that the crate's `schema_example.json` does not list in
@@ -242,7 +247,8 @@ pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// #[pepeunit::output("NAME", on_change [, every = PERIOD] [, heartbeat = DURATION])]
 /// #[pepeunit::output("NAME", sample = DURATION, every = PERIOD [, reduce = REDUCE] [, delta = N] [, round = D])]
 /// #[pepeunit::output("NAME" [, every = PERIOD], delta = N [, round = D])]   (or `round` alone)
-/// [async] fn IDENT([PAT: PepeunitClient]) [-> T] { … }
+/// [async] fn IDENT(PAT: A, …) [-> T] { … }
+///         A := PepeunitClient | State<S> | &S | &mut S (plain `fn` only)   S: #[pepeunit::state]
 ///                                  REDUCE := "mean" (default) | "min" | "max" | "sum" | "last" | "count"
 /// ```
 ///
@@ -280,8 +286,8 @@ pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// with `sample`/`reduce`/`delta`/`round`; `reduce` without `sample`; `sample` without `every` or
 /// longer than a literal `every`; `on_change` or `heartbeat` without a `NAME`; `heartbeat` without
 /// `on_change`; `on_change` beside the numeric options; an unknown reduction; `round` outside 0…15; a function that returns
-/// a value but names no output; more than one argument, or one that is not `PepeunitClient` (with
-/// the list of what an output takes); a
+/// a value but names no output; an argument that is not `PepeunitClient` or a unit state (with
+/// the list of what an output takes); the errors of unit-state arguments (see [`macro@state`]); a
 /// malformed duration; an unknown or repeated option; no `#[pepeunit::main(mqtt)]` at the crate
 /// root or no `mqtt` feature; and with the crate's example files, a `NAME` that
 /// `schema_example.json` does not list in `output_topic`, an `every` variable that
