@@ -6,70 +6,55 @@
 //! Its schema needs `input/pepeunit` and `setpoint/pepeunit` in `input_topic`, `output/pepeunit` in
 //! `output_topic`; run it like the `sensor` example.
 
-use std::sync::Mutex;
-
 use pepeunit::prelude::*;
 
-#[derive(serde::Deserialize)]
+/// The set-point, kept in the unit's state storage as `{"Setpoint": {"celsius": 20.0}}`.
+#[pepeunit::state(stored)]
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Setpoint {
     celsius: f64,
 }
 
-/// What the thermostat knows.
-struct Thermostat {
-    setpoint: f64,
-    temperature: Option<f64>,
-    heating: Option<bool>,
+impl Default for Setpoint {
+    fn default() -> Self {
+        Setpoint { celsius: 20.0 }
+    }
 }
 
-static THERMOSTAT: Mutex<Thermostat> = Mutex::new(Thermostat {
-    setpoint: 20.0,
-    temperature: None,
-    heating: None,
-});
-
-fn thermostat() -> std::sync::MutexGuard<'static, Thermostat> {
-    THERMOSTAT.lock().unwrap_or_else(|p| p.into_inner())
+/// What the thermostat last measured and decided.
+#[pepeunit::state]
+#[derive(Default)]
+struct Climate {
+    temperature: Option<f64>,
+    heating: bool,
 }
 
 #[pepeunit::input("input/pepeunit")]
-fn on_temperature(celsius: f64) {
-    thermostat().temperature = Some(celsius);
+fn on_temperature(celsius: f64, climate: &mut Climate) {
+    climate.temperature = Some(celsius);
 }
 
-/// A new set-point, kept in the backend's state storage.
+/// A new set-point (saved to the state storage by the framework).
 #[pepeunit::input("setpoint/pepeunit")]
-async fn on_setpoint(unit: PepeunitClient, Json(setpoint): Json<Setpoint>) -> pepeunit::Result<()> {
-    thermostat().setpoint = setpoint.celsius;
-    unit.logger()
-        .info(format!("set-point {} °C", setpoint.celsius));
-    unit.set_state_storage(&setpoint.celsius.to_string()).await
+fn on_setpoint(unit: PepeunitClient, Json(new): Json<Setpoint>, setpoint: &mut Setpoint) {
+    unit.logger().info(format!("set-point {} °C", new.celsius));
+    *setpoint = new;
 }
 
 /// `on` below the set-point minus 0.5 °C, `off` above it plus 0.5 °C; published when it changes.
-#[pepeunit::output("output/pepeunit", every = "5s")]
-fn heater() -> Option<&'static str> {
-    let mut thermostat = thermostat();
-    let temperature = thermostat.temperature?;
-    let heating = match thermostat.heating {
-        Some(true) => temperature < thermostat.setpoint + 0.5,
-        _ => temperature < thermostat.setpoint - 0.5,
-    };
-    if thermostat.heating.replace(heating) == Some(heating) {
-        return None;
-    }
-    Some(if heating { "on" } else { "off" })
+#[pepeunit::output("output/pepeunit", on_change, every = "5s")]
+fn heater(climate: &mut Climate, setpoint: &Setpoint) -> Option<&'static str> {
+    let temperature = climate.temperature?;
+    let margin = if climate.heating { 0.5 } else { -0.5 };
+    climate.heating = temperature < setpoint.celsius + margin;
+    Some(if climate.heating { "on" } else { "off" })
 }
 
-/// Starts from the set-point kept in state storage, if there is one.
+/// Starts from the stored set-point (loaded before any handler runs).
 #[pepeunit::main(mqtt, rest)]
-async fn main(unit: PepeunitClient) -> pepeunit::Result<()> {
-    if let Ok(setpoint) = unit.get_state_storage().await?.parse() {
-        thermostat().setpoint = setpoint;
-    }
-    unit.logger().info(format!(
-        "thermostat started at {} °C",
-        thermostat().setpoint
-    ));
+async fn main(unit: PepeunitClient, setpoint: State<Setpoint>) -> pepeunit::Result<()> {
+    let celsius = setpoint.read(|setpoint| setpoint.celsius);
+    unit.logger()
+        .info(format!("thermostat started at {celsius} °C"));
     Ok(())
 }

@@ -4,7 +4,9 @@
 //! - [`macro@input`] declares what the unit consumes: a function of typed arguments made from
 //!   each message of one `input_topic` name;
 //! - [`macro@output`] declares what it produces: a function run on a period (or every tick) whose
-//!   return value is published to one `output_topic` name.
+//!   return value is published to one `output_topic` name;
+//! - [`macro@state`] declares what it keeps: a type with one value per unit that the functions take
+//!   as `&T`, `&mut T` or `State<T>`, optionally kept in the unit's state storage.
 //!
 //! Use them through `pepeunit` (`#[pepeunit::main(mqtt, rest)]`, …): the generated code refers to
 //! `::pepeunit::__private::…` only (the table in `paths.rs`), so a unit crate depends on
@@ -32,6 +34,7 @@ mod main_attr;
 mod output;
 mod paths;
 mod signature;
+mod state;
 mod unit_dir;
 
 use proc_macro::TokenStream;
@@ -61,7 +64,7 @@ const FEATURES: Features = Features {
 ///                                        | cycle = DURATION                        e.g. "100ms"
 ///                                        | env = "PATH" | schema = "PATH" | log = "PATH"
 ///                                        | ca_file = "PATH" | mqtt_tls = "auto" | "on" | "off"
-/// async fn NAME(PAT: PepeunitClient) -> pepeunit::Result<()> { SETUP }
+/// async fn NAME(PAT: PepeunitClient [, PAT: State<S>, …]) -> pepeunit::Result<()> { SETUP }
 /// ```
 ///
 /// # Semantics
@@ -149,6 +152,9 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ```text
 /// #[pepeunit::input("NAME")]
 /// [async] fn IDENT(PAT: T, …) [-> () | -> Result<(), E: Display>] { … }      T: FromMessage
+/// #[pepeunit::input("NAME", publish = "OUTPUT")]
+/// [async] fn IDENT(PAT: T, …) -> P { … }                                     P: IntoPayload
+///         T := FromMessage | State<S> | &S | &mut S (plain `fn` only)      S: #[pepeunit::state]
 /// ```
 ///
 /// # Semantics
@@ -169,10 +175,20 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// functions may take the same name: each runs, sorted by path. The function stays callable as
 /// written.
 ///
-/// Compile errors: an argument type that is not made from a message (on that type); a return
-/// type other than `()`/`Result<(), E>`; no `#[pepeunit::main(mqtt)]` at the crate root or no `mqtt`
+/// With `publish = "OUTPUT"` the function answers: what it returns is published to every topic of
+/// `output_topic[OUTPUT]` through `pepeunit::IntoPayload`, as an output's value is (`None`: nothing
+/// this time; `Err`: logged as the function's error). Every input function and scheduled output that
+/// ran wakes the `on_change` outputs (see [`macro@output`]).
+///
+/// Unit states ([`macro@state`]) are arguments too: `State<S>` in any function, `&S`/`&mut S` in
+/// a plain `fn`, locked for the call.
+///
+/// Compile errors: an argument type that is not made from a message (on that type); the errors of
+/// unit-state arguments (see [`macro@state`]); a return
+/// type other than `()`/`Result<(), E>` (without `publish`), or one that cannot be published (with it);
+/// an unknown option; no `#[pepeunit::main(mqtt)]` at the crate root or no `mqtt`
 /// feature (on this attribute); a name that the crate's `schema_example.json` does not list in
-/// `input_topic`.
+/// `input_topic`, or an `OUTPUT` it does not list in `output_topic`.
 ///
 /// # Expansion
 /// ```text
@@ -185,7 +201,7 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///             let arg0 = extract::<T0>(&unit, &msg)?;   // Err(Rejected): logged, not called
 ///             Ok(IDENT(arg0, …).await)
 ///         }),                                           // `typed_blocking` for a plain `fn`
-///     };
+///     };   // with `publish`: `InputHandler::answering[_blocking]("module::IDENT", "OUTPUT", …)`
 ///     ::pepeunit::__private::main_has_mqtt::<crate::__pepeunit_main>()
 /// };
 /// ```
@@ -228,7 +244,12 @@ pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// #[pepeunit::output("NAME")]                    published every tick
 /// #[pepeunit::output(every = PERIOD)]            run on the period, nothing published
 /// #[pepeunit::output]                            run every tick, nothing published
-/// [async] fn IDENT([PAT: PepeunitClient]) [-> T] { … }
+/// #[pepeunit::output("NAME", on_change [, every = PERIOD] [, heartbeat = DURATION])]
+/// #[pepeunit::output("NAME", sample = DURATION, every = PERIOD [, reduce = REDUCE] [, delta = N] [, round = D])]
+/// #[pepeunit::output("NAME" [, every = PERIOD], delta = N [, round = D])]   (or `round` alone)
+/// [async] fn IDENT(PAT: A, …) [-> T] { … }
+///         A := PepeunitClient | State<S> | &S | &mut S (plain `fn` only)   S: #[pepeunit::state]
+///                                  REDUCE := "mean" (default) | "min" | "max" | "sum" | "last" | "count"
 /// ```
 ///
 /// # Semantics
@@ -246,10 +267,27 @@ pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// slow one delays neither the others nor the inputs. Without `every` the function runs once per
 /// tick (`cycle` of [`macro@main`], 100 ms by default), after the other per-tick functions, sorted
 /// by path. An `async fn` runs on the runtime, a plain `fn` on a blocking thread; errors and panics
-/// are logged as for [`macro@input`].
+/// are logged as for [`macro@input`]; a function failing the same way again and again is logged at
+/// its 1st, 2nd, 4th, 8th… failure in a row, with the count.
 ///
-/// Compile errors: a return type that cannot be published (on that type); a function that returns
-/// a value but names no output; more than one argument, or one that is not `PepeunitClient`; a
+/// `on_change` publishes only when the payload differs from the last one published. Without
+/// `every` the function is evaluated once connected and then after every input function and every
+/// scheduled output ran; with `every`, on that period. `heartbeat = "60s"` publishes an unchanged
+/// value again when that long passed since it last was. After every reconnect the current value is
+/// published again (the broker keeps no retained message).
+///
+/// `sample = "250ms"` runs the function that often (on the monotonic clock, no drift, no catch-up
+/// burst), each value a sample (`None`: no sample); every `every` the reduction of the samples since
+/// the last publication is published (no samples: nothing). `delta = N` publishes only when the value
+/// moved at least `N` from the last one published; `round = D` rounds to `D` decimals and publishes
+/// that many. These need a number (an integer or float type, `Option`/`Result` of one).
+///
+/// Compile errors: a return type that cannot be published (on that type), or that is not a number
+/// with `sample`/`reduce`/`delta`/`round`; `reduce` without `sample`; `sample` without `every` or
+/// longer than a literal `every`; `on_change` or `heartbeat` without a `NAME`; `heartbeat` without
+/// `on_change`; `on_change` beside the numeric options; an unknown reduction; `round` outside 0…15; a function that returns
+/// a value but names no output; an argument that is not `PepeunitClient` or a unit state (with
+/// the list of what an output takes); the errors of unit-state arguments (see [`macro@state`]); a
 /// malformed duration; an unknown or repeated option; no `#[pepeunit::main(mqtt)]` at the crate
 /// root or no `mqtt` feature; and with the crate's example files, a `NAME` that
 /// `schema_example.json` does not list in `output_topic`, an `every` variable that
@@ -261,9 +299,16 @@ pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// const _: () = {
 ///     #[distributed_slice(::pepeunit::__private::OUTPUTS)]
 ///     static ENTRY: OutputEntry = OutputEntry {
-///         period: Some(Period::EnvSeconds(Cow::Borrowed("DELAY_PUB_MSG"))),   // None: every tick
-///         handler: || OutputHandler::publishing("module::IDENT", "NAME", |unit| IDENT(unit)),
-///     };   // `publishing_blocking` for a plain `fn`; without a name `OutputHandler::new`/`blocking`
+///         name: "module::IDENT",              // outputs are added in the order of their names
+///         add: |outputs| outputs.every(       // `every_tick(handler)` without `every`
+///             Period::EnvSeconds(Cow::Borrowed("DELAY_PUB_MSG")),
+///             OutputHandler::publishing("module::IDENT", "NAME", |unit| IDENT(from_unit::<T0>(&unit), …)),
+///         ),   // `publishing_blocking` for a plain `fn`; without a name `OutputHandler::new`/`blocking`
+///     };
+///     // on_change:  add: |outputs| outputs.on_change(ChangeOutput::publishing("module::IDENT",
+///     //                 "NAME", |unit| IDENT(..)).every(PERIOD).heartbeat(Duration::from_nanos(..)))
+///     // numeric:    add: |outputs| outputs.numeric(NumericOutput::new("module::IDENT", "NAME",
+///     //                 |unit| IDENT(..)).every(PERIOD).sample(..).reduce(Reduce::Mean).delta(N).round(D))
 ///     ::pepeunit::__private::main_has_mqtt::<crate::__pepeunit_main>()
 /// };
 /// ```
@@ -285,6 +330,16 @@ pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///     unit.logger().debug("alive");
 /// }
 ///
+/// #[pepeunit::output("output/pepeunit", on_change, heartbeat = "60s")]
+/// fn door() -> &'static str {
+///     "closed"
+/// }
+///
+/// #[pepeunit::output("output/pepeunit", sample = "250ms", every = "10s", reduce = "max", round = 1)]
+/// fn peak() -> Option<f64> {
+///     Some(1.25)
+/// }
+///
 /// #[pepeunit::main(mqtt)]
 /// async fn main(_unit: PepeunitClient) -> pepeunit::Result<()> {
 ///     Ok(())
@@ -294,6 +349,105 @@ pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn output(attr: TokenStream, item: TokenStream) -> TokenStream {
     let (schema, env) = (SchemaExample::load(), EnvExample::load());
     output::expand(attr.into(), item.into(), FEATURES, schema, env).into()
+}
+
+/// Declares what the unit keeps: a type with one value per unit, made with `Default` at start,
+/// that the [`macro@input`], [`macro@output`] and [`macro@main`] functions take as arguments.
+///
+/// # Grammar
+/// ```text
+/// #[pepeunit::state]                        kept in memory
+/// #[pepeunit::state(stored)]                kept in the unit's state storage under the type's name
+/// #[pepeunit::state(stored = "KEY")]        … under KEY
+/// struct NAME { … } | enum NAME { … }       NAME: Default + Send + 'static (stored: + Serialize + Deserialize)
+///
+/// ARGUMENT := &NAME | &mut NAME             a plain `fn` (input or output): locked for the call
+///           | State<NAME>                   any function, `main` too: a handle
+/// ```
+///
+/// # Semantics
+/// Each unit (each `PepeunitClient`) has one value of `NAME`, made with `Default` when the unit
+/// starts. A plain `fn` taking `&NAME` or `&mut NAME` holds its lock for the call; a function taking
+/// several states locks them in one fixed order (the order the unit made them in), whatever the
+/// order of its arguments, so two functions can never deadlock each other. A `State<NAME>` handle is
+/// cheap to clone and locks only within each of its calls — `get()` (a copy, for `Clone` types),
+/// `set(v)`, `update(|s| …) -> R`, `read(|s| …) -> R` — so an `async fn` may hold it across
+/// `.await`s. Units built by hand get the same handle from `unit.state::<NAME>()`.
+///
+/// `stored` (needs the `rest` feature and the `rest` flag of `main`) keeps the value in the unit's
+/// state storage: one JSON object keyed by each stored type's key (`{"Plug": {"on": true}}`), so
+/// several stored types share it. It is loaded before the first input or output runs: an empty
+/// storage or a missing key leaves `Default`; an unreachable storage or a value that no longer
+/// deserializes (the program changed the type) leaves `Default` with a Warning naming why, and the
+/// stored value is kept until the state changes. After a handler changed it (its serialized form
+/// differs from the last one saved), it is saved — one save in flight, at most one a second, the
+/// latest value winning — and it is saved at once on a clean stop and before an update's restart. A
+/// storage longer than the backend takes (1,000,000 characters) is an Error in the log, and nothing
+/// is sent. A stored state while `main` lacks `rest` is a start-up error naming the type.
+///
+/// Compile errors: an argument `&T`, `&mut T` or `State<T>` whose `T` is not declared with this
+/// attribute (on that `T`); `&T` or `&mut T` in an `async fn` (take `State<T>`); one state taken
+/// twice by one function; `stored` on a type without `Serialize`/`Deserialize` or while pepeunit's
+/// `rest` feature is off (on `stored`); a generic type; a type without `Default` or not `Send`.
+///
+/// # Expansion
+/// ```text
+/// struct NAME { … }                        // unchanged
+/// impl ::pepeunit::__private::UnitState for NAME {
+///     const STORED: Option<StoredAs<Self>> = Some(StoredAs::<Self>::new("NAME"));   // `stored` only
+/// }
+/// const _: () = {
+///     #[distributed_slice(::pepeunit::__private::STATES)]
+///     static ENTRY: StateEntry = StateEntry { name: "module::NAME", make: make_state::<NAME> };
+/// };
+/// // in a plain `fn` handler taking (value: f64, plug: &mut Plug):
+/// let arg0 = extract::<f64>(&unit, &msg)?;
+/// let state0 = from_unit::<State<Plug>>(&unit);
+/// let mut guards = LockAll::lock_all((Exclusive(&state0),));
+/// IDENT(arg0, &mut *guards.0)
+/// ```
+///
+/// # Example
+/// ```no_run
+/// use pepeunit::prelude::*;
+///
+/// #[pepeunit::state(stored)]
+/// #[derive(Default, serde::Serialize, serde::Deserialize)]
+/// struct Plug {
+///     on: bool,
+/// }
+///
+/// #[pepeunit::state]
+/// #[derive(Default, Clone)]
+/// struct Readings {
+///     count: u64,
+/// }
+///
+/// #[pepeunit::input("input/pepeunit")]
+/// fn switch(text: &str, plug: &mut Plug, readings: &mut Readings) {
+///     plug.on = text == "on";
+///     readings.count += 1;
+/// }
+///
+/// #[pepeunit::output("output/pepeunit", every = "5s")]
+/// fn relay(plug: &Plug) -> &'static str {
+///     if plug.on { "on" } else { "off" }
+/// }
+///
+/// #[pepeunit::output(every = "1m")]
+/// async fn report(unit: PepeunitClient, readings: State<Readings>) {
+///     let count = readings.get().count;
+///     unit.logger().info(format!("{count} switches"));
+/// }
+///
+/// #[pepeunit::main(mqtt, rest)]
+/// async fn main(_unit: PepeunitClient) -> pepeunit::Result<()> {
+///     Ok(())
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn state(attr: TokenStream, item: TokenStream) -> TokenStream {
+    state::expand(attr.into(), item.into(), FEATURES).into()
 }
 
 /// What trybuild cannot reach: the UI tests' `pepeunit` has both features, so the errors of a
@@ -360,6 +514,24 @@ mod tests {
     fn main_needs_a_transport_feature_for_tokio() {
         assert!(main("", MIN).contains("which comes with the `mqtt` or `rest` feature"));
         assert!(!main("", MQTT).contains("compile_error"));
+    }
+
+    #[test]
+    fn stored_needs_the_rest_feature() {
+        let item = || {
+            "#[derive(Default)] struct Plug { on: bool }"
+                .parse()
+                .unwrap()
+        };
+        let expanded = state::expand("stored".parse().unwrap(), item(), MQTT).to_string();
+        assert!(
+            expanded.contains("`stored` keeps the state in the unit's state storage, over REST"),
+            "{expanded}"
+        );
+        let with_rest = Features { rest: true, ..MQTT };
+        let expanded = state::expand("stored".parse().unwrap(), item(), with_rest).to_string();
+        assert!(!expanded.contains("compile_error"), "{expanded}");
+        assert!(expanded.contains("StoredAs"), "{expanded}");
     }
 
     #[test]

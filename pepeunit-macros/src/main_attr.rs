@@ -297,10 +297,10 @@ impl MainConfig {
         }
     }
 
-    /// `fn main()` with the user's function inside it as the setup, and (given the type of its
-    /// argument's type, i.e. when nothing is wrong) the code that runs the program. Without it, rustc sees
+    /// `fn main()` with the user's function inside it as the setup, and (given the types of its
+    /// arguments, i.e. when nothing is wrong) the code that runs the program. Without them, rustc sees
     /// a plain `fn main()` and adds no follow-up errors ("`main` is not allowed to be `async`").
-    fn build(&self, mut function: UnitFn, unit_type: Option<Span>) -> TokenStream {
+    fn build(&self, mut function: UnitFn, types: Option<Vec<syn::Type>>) -> TokenStream {
         // The user's function, renamed, goes inside the generated one; its attributes and
         // visibility go on the generated one.
         let attrs = std::mem::take(&mut function.attrs);
@@ -308,9 +308,12 @@ impl MainConfig {
         let setup = format_ident!("__pepeunit_setup", span = function.sig.ident.span());
         let name = std::mem::replace(&mut function.sig.ident, setup.clone());
         let returns = signature::return_span(&function.sig);
-        let run = unit_type.map(|unit_type| {
-            // Type errors land on the user's own argument and return types.
-            let unit = quote_spanned!(unit_type=> unit);
+        let run = types.map(|types| {
+            // Each argument is made from the unit; type errors land on the user's own argument types.
+            let args = types.iter().map(|ty| {
+                let from_unit = Item::FromUnit.spanned(ty.span());
+                quote_spanned!(ty.span()=> #from_unit::<#ty>(&unit))
+            });
             let (client, run, options) = (
                 Item::Client.path(),
                 Item::Run.spanned(returns),
@@ -318,9 +321,7 @@ impl MainConfig {
             );
             // The whole call carries the return type's span: a wrong return type lands there.
             quote_spanned! {returns=>
-                // The closure carries the spans that put type errors on the user's types.
-                #[allow(clippy::redundant_closure)]
-                let setup = |unit: #client| #setup(#unit);
+                let setup = |unit: #client| #setup(#(#args),*);
                 if let ::core::result::Result::Err(error) = #run(#options, setup) {
                     ::std::eprintln!("error: {error}");
                     ::std::process::exit(1);
@@ -376,24 +377,17 @@ pub(crate) fn expand(
         ));
     }
     let types = signature::arguments(sig, "main", &mut errors);
-    if sig.inputs.len() != 1 {
-        let span = match sig.inputs.is_empty() {
-            true => sig.paren_token.span.join(),
-            false => sig.inputs.span(),
-        };
+    signature::params(sig, &types, &mut errors);
+    if sig.inputs.is_empty() {
         errors.push(syn::Error::new(
-            span,
-            format!(
-                "`#[pepeunit::main]` takes `(unit: PepeunitClient)`, found {} arguments",
-                sig.inputs.len()
-            ),
+            sig.paren_token.span.join(),
+            "`#[pepeunit::main]` takes `(unit: PepeunitClient)`, and may take `State<T>` handles too",
         ));
     }
-    let unit_type = types
-        .first()
-        .map(|ty| ty.span())
-        .filter(|_| errors.is_empty());
-    let main = config.build(function, unit_type);
+    let types = errors
+        .is_empty()
+        .then(|| types.into_iter().cloned().collect());
+    let main = config.build(function, types);
     errors.finish(quote! {
         #main
         #flags

@@ -16,6 +16,14 @@ pub(crate) enum Item {
     InputHandler,
     /// `OutputHandler`: `new`/`blocking`/`publishing`/`publishing_blocking`.
     OutputHandler,
+    /// `ChangeOutput`: `publishing`/`publishing_blocking`, an `on_change` output.
+    ChangeOutput,
+    /// `NumericOutput`: `new`/`new_blocking`, a sampled, `delta` or `round` output.
+    NumericOutput,
+    /// `Reduce` of `reduce = "…"`.
+    Reduce,
+    /// `Outputs`, what an output's row adds itself to.
+    OutputsType,
     /// `extract::<T>(&unit, &msg)`, one input argument.
     Extract,
     /// `Rejected`, a message an argument cannot be made from.
@@ -52,6 +60,26 @@ pub(crate) enum Item {
     MainHasMqtt,
     /// `Result`, pepeunit's.
     Result,
+    /// `UnitState`, what `#[pepeunit::state]` implements.
+    UnitState,
+    /// `StoredAs<T>`: where a stored state is kept.
+    StoredAs,
+    /// `STATES`, the table of `#[state]` types.
+    States,
+    /// `StateEntry`, one row of it.
+    StateEntry,
+    /// `make_state::<T>`, a row's constructor.
+    MakeState,
+    /// `from_unit::<T>(&unit)`, one argument of an output or `main`.
+    FromUnit,
+    /// `Shared(&state)`: a state taken as `&T`.
+    Shared,
+    /// `Exclusive(&state)`: a state taken as `&mut T`.
+    Exclusive,
+    /// `LockAll`: the states of one call, locked in order.
+    LockAll,
+    /// `State<T>`, the handle.
+    State,
 }
 
 impl Item {
@@ -61,6 +89,10 @@ impl Item {
             Item::Message => "Message",
             Item::InputHandler => "InputHandler",
             Item::OutputHandler => "OutputHandler",
+            Item::ChangeOutput => "ChangeOutput",
+            Item::NumericOutput => "NumericOutput",
+            Item::Reduce => "Reduce",
+            Item::OutputsType => "Outputs",
             Item::Extract => "extract",
             Item::Rejected => "Rejected",
             Item::Period => "Period",
@@ -79,6 +111,16 @@ impl Item {
             Item::MainFlags => "MainFlags",
             Item::MainHasMqtt => "main_has_mqtt",
             Item::Result => "Result",
+            Item::UnitState => "UnitState",
+            Item::StoredAs => "StoredAs",
+            Item::States => "STATES",
+            Item::StateEntry => "StateEntry",
+            Item::MakeState => "make_state",
+            Item::FromUnit => "from_unit",
+            Item::Shared => "Shared",
+            Item::Exclusive => "Exclusive",
+            Item::LockAll => "LockAll",
+            Item::State => "State",
         }
     }
 

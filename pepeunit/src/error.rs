@@ -123,6 +123,15 @@ pub enum Error {
     /// The call needs the REST client, which this client was built without.
     #[error("REST is disabled: enable the `rest` cargo feature and the client's rest flag")]
     RestDisabled,
+    /// A stored state (`#[pepeunit::state(stored)]`) on a client without REST, which its storage needs.
+    #[error(
+        "state {state} is stored (`#[pepeunit::state(stored)]`) in the unit's state storage, which needs REST: \
+         add the `rest` flag to `#[pepeunit::main]` (or `.rest(true)` to the client's builder)"
+    )]
+    StoredStateWithoutRest {
+        /// The state's type.
+        state: String,
+    },
     /// An argument the library cannot use as given (e.g. a topic without a node uuid level).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

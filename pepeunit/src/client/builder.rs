@@ -64,6 +64,8 @@ impl ClientBuilder {
         };
         #[cfg(all(feature = "mqtt", not(feature = "rest")))]
         let mqtt = self.mqtt;
+        #[cfg(feature = "mqtt")]
+        let mqtt = mqtt.build(&logger);
         Ok(PepeunitClient {
             inner: Arc::new(Inner {
                 settings,
@@ -75,7 +77,8 @@ impl ClientBuilder {
                 #[cfg(feature = "rest")]
                 rest,
                 #[cfg(feature = "mqtt")]
-                mqtt: mqtt.build(),
+                mqtt,
+                states: Default::default(),
             }),
         })
     }

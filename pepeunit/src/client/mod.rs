@@ -24,6 +24,7 @@ use crate::logger::Logger;
 use crate::schema::{Schema, Topics};
 use crate::settings::{Env, Settings};
 use crate::state::{StateProbe, SystemState};
+use crate::unit_state::{State, UnitState};
 use crate::update::{Restart, RestartMode, UpdateOptions, UpdateReport};
 
 /// The unit's handle on its settings, topics, log, state and program files.
@@ -43,6 +44,7 @@ pub(super) struct Inner {
     pub(super) rest: Option<crate::rest::RestApi>,
     #[cfg(feature = "mqtt")]
     pub(super) mqtt: Option<std::sync::Arc<crate::runtime::MqttRuntime>>,
+    pub(super) states: crate::unit_state::States,
 }
 
 impl PepeunitClient {
@@ -59,6 +61,12 @@ impl PepeunitClient {
     /// The unit logger: log.json, and `log/pepeunit` once MQTT is on.
     pub fn logger(&self) -> &Logger {
         &self.inner.logger
+    }
+
+    /// The handle on this unit's value of the state `T` (made with `Default` the first time): what
+    /// handlers take as `&T`, `&mut T` or `State<T>`, for units built by hand.
+    pub fn state<T: UnitState>(&self) -> State<T> {
+        self.inner.states.get::<T>()
     }
 
     /// The unit's uuid, decoded from its token.

@@ -63,6 +63,20 @@ impl PepeunitClient {
         self.rest_api()?.get_state_storage().await
     }
 
+    /// Loads every stored state made so far (`#[pepeunit::main]` makes each declared one first) from
+    /// the state storage and starts saving their changes; later calls do nothing. A state that cannot
+    /// be loaded starts from `Default` with a Warning; a stored state on a client built without REST
+    /// is [`Error::StoredStateWithoutRest`](crate::Error::StoredStateWithoutRest).
+    pub async fn load_stored_states(&self) -> Result<()> {
+        self.inner.states.stored.load(self).await
+    }
+
+    /// Saves the stored states changed since the last save now (after the save in flight, if any):
+    /// what a clean stop and a restart do. Failures are logged.
+    pub async fn flush_stored_states(&self) {
+        self.inner.states.stored.save(self).await
+    }
+
     /// The input nodes fed by the output node of `topic` (a physical topic `domain/<node uuid>/…`),
     /// newest link first; `limit` ≤ 500.
     pub async fn get_input_by_output(

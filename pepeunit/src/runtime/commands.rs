@@ -181,8 +181,8 @@ pub(crate) async fn reload_then_restart<T>(
     Ok(value)
 }
 
-/// The unit's one restart sequence, after an update or on `reset`: stop cleanly (log entries
-/// published, DISCONNECT), flush the log and replace the process (under the start-up guard when the
+/// The unit's one restart sequence, after an update or on `reset`: stop cleanly (stored states
+/// saved, log entries published, DISCONNECT), flush the log and replace the process (under the start-up guard when the
 /// update replaced the executable). It returns only on failure, and then ends the main cycle: a unit
 /// whose connection is gone must end, so that its supervisor can start it again.
 async fn restart_cleanly(
@@ -190,6 +190,8 @@ async fn restart_cleanly(
     executable: Option<&ReplacedExecutable>,
 ) -> Result<()> {
     let runtime = client.mqtt_runtime()?;
+    #[cfg(feature = "rest")]
+    client.flush_stored_states().await;
     runtime.shutdown(client).await;
     let restarted = client
         .restart()

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use super::declared::{Outputs, Period};
 use super::engine::MqttRuntime;
-use super::handler::{OutputHandler, report};
+use super::handler::OutputHandler;
 use super::schedule::Schedule;
 use crate::client::PepeunitClient;
 use crate::error::{Error, Result};
@@ -64,6 +64,11 @@ pub(crate) async fn run(client: &PepeunitClient, outputs: Outputs) -> Result<()>
     for (index, output) in scheduled.iter().enumerate() {
         schedule.put(Job::Output(index), output.period(client, &env), start);
     }
+    let on_change: Vec<JoinHandle<()>> = outputs
+        .on_change
+        .into_iter()
+        .map(|output| output.spawn(client, runtime))
+        .collect();
     // The state came due while offline: it goes out as soon as the connection is up.
     let mut state_waiting = false;
     loop {
@@ -99,7 +104,7 @@ pub(crate) async fn run(client: &PepeunitClient, outputs: Outputs) -> Result<()>
                 Job::State => state_waiting = true,
                 Job::Tick => {
                     if let Some(tick) = &tick {
-                        report(client, tick.name(), tick.call(client.clone(), ()).await);
+                        tick.report(client, tick.call(client.clone(), ()).await);
                     }
                 }
                 Job::Output(index) => scheduled[index].trigger(),
@@ -109,6 +114,11 @@ pub(crate) async fn run(client: &PepeunitClient, outputs: Outputs) -> Result<()>
     for output in &scheduled {
         output.task.abort();
     }
+    for task in &on_change {
+        task.abort();
+    }
+    #[cfg(feature = "rest")]
+    client.flush_stored_states().await;
     client.logger().info("Main cycle stopped");
     runtime.shutdown(client).await;
     Ok(())
@@ -139,7 +149,7 @@ fn in_turn(mut handlers: Vec<OutputHandler>) -> Option<OutputHandler> {
         async move {
             for handler in handlers.iter() {
                 let outcome = handler.call(client.clone(), ()).await;
-                report(&client, handler.name(), outcome);
+                handler.report(&client, outcome);
             }
         }
     }))
@@ -164,12 +174,11 @@ impl Scheduled {
             let (client, busy) = (client.clone(), busy.clone());
             async move {
                 while woken.recv().await.is_some() {
-                    report(
-                        &client,
-                        handler.name(),
-                        handler.call(client.clone(), ()).await,
-                    );
+                    handler.report(&client, handler.call(client.clone(), ()).await);
                     busy.store(false, Ordering::Release);
+                    if let Ok(runtime) = client.mqtt_runtime() {
+                        runtime.handler_ran();
+                    }
                 }
             }
         });

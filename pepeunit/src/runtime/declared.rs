@@ -7,11 +7,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use super::extract::Rejected;
 use super::handler::HandlerOutput;
+use super::on_change::ChangeOutput;
 use super::payload::IntoPayload;
-use super::{InputHandler, Message, OutputHandler};
+use super::{Handler, InputHandler, Message, OutputHandler};
 use crate::client::PepeunitClient;
+use crate::future::BoxFuture;
 use crate::settings::Env;
 use crate::sparse::SparseCount;
 
@@ -112,12 +116,7 @@ impl OutputHandler {
         Fut: Future<Output = P> + Send + 'static,
         P: IntoPayload,
     {
-        let topic_name: Arc<str> = topic_name.into().into();
-        OutputHandler::new(name, move |unit, ()| {
-            let value = f(unit.clone());
-            let topic_name = topic_name.clone();
-            async move { publish(&unit, &topic_name, value.await).await }
-        })
+        producing(name, f, publisher(topic_name))
     }
 
     /// [`OutputHandler::publishing`] for a blocking function, run on tokio's blocking pool.
@@ -130,36 +129,104 @@ impl OutputHandler {
         F: Fn(PepeunitClient) -> P + Send + Sync + 'static,
         P: IntoPayload,
     {
-        let topic_name: Arc<str> = topic_name.into().into();
-        let f = Arc::new(f);
-        OutputHandler::new(name, move |unit, ()| {
-            let (f, topic_name, caller) = (f.clone(), topic_name.clone(), unit.clone());
-            async move {
-                let value = match tokio::task::spawn_blocking(move || f(caller)).await {
-                    Ok(value) => value,
-                    // The guard around this future reports the panic as the handler's.
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(e) => return Err(e.to_string()),
-                };
-                publish(&unit, &topic_name, value).await
-            }
-        })
+        producing_blocking(name, f, publisher(topic_name))
+    }
+}
+
+/// What becomes of a value an output function produced: published, compared, sampled…
+pub(super) trait Deliver<A, V>:
+    Fn(PepeunitClient, A, V) -> BoxFuture<'static, Result<(), String>> + Send + Sync + 'static
+{
+}
+
+impl<A, V, D> Deliver<A, V> for D where
+    D: Fn(PepeunitClient, A, V) -> BoxFuture<'static, Result<(), String>> + Send + Sync + 'static
+{
+}
+
+/// A handler calling the async function `f` and handing its value to `deliver` (with the handler's
+/// argument): the one shape of every output kind.
+pub(super) fn producing<A, F, Fut, V>(
+    name: impl Into<String>,
+    f: F,
+    deliver: impl Deliver<A, V>,
+) -> Handler<A>
+where
+    A: Send + 'static,
+    F: Fn(PepeunitClient) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = V> + Send + 'static,
+    V: Send + 'static,
+{
+    let deliver = Arc::new(deliver);
+    Handler::new(name, move |unit: PepeunitClient, arg: A| {
+        let value = f(unit.clone());
+        let deliver = deliver.clone();
+        async move { deliver(unit, arg, value.await).await }
+    })
+}
+
+/// [`producing`] for a blocking function, run on tokio's blocking pool.
+pub(super) fn producing_blocking<A, F, V>(
+    name: impl Into<String>,
+    f: F,
+    deliver: impl Deliver<A, V>,
+) -> Handler<A>
+where
+    A: Send + 'static,
+    F: Fn(PepeunitClient) -> V + Send + Sync + 'static,
+    V: Send + 'static,
+{
+    let (f, deliver) = (Arc::new(f), Arc::new(deliver));
+    Handler::new(name, move |unit: PepeunitClient, arg: A| {
+        let (f, deliver, caller) = (f.clone(), deliver.clone(), unit.clone());
+        async move {
+            let value = run_blocking(move || f(caller)).await?;
+            deliver(unit, arg, value).await
+        }
+    })
+}
+
+/// Runs `f` on tokio's blocking pool; a panic goes on in the caller (whose guard reports it).
+pub(super) async fn run_blocking<V: Send + 'static>(
+    f: impl FnOnce() -> V + Send + 'static,
+) -> Result<V, String> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(value) => Ok(value),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Delivers a payload by publishing it to `output_topic[topic_name]`.
+fn publisher<A, P: IntoPayload>(topic_name: impl Into<String>) -> impl Deliver<A, P> {
+    let topic_name: Arc<str> = topic_name.into().into();
+    move |unit: PepeunitClient, _: A, value: P| -> BoxFuture<'static, Result<(), String>> {
+        let topic_name = topic_name.clone();
+        Box::pin(async move { publish(&unit, &topic_name, value).await })
     }
 }
 
 /// Publishes `value` to `output_topic[topic_name]`, unless it says "nothing this time".
-async fn publish(
+pub(super) async fn publish(
     unit: &PepeunitClient,
     topic_name: &str,
     value: impl IntoPayload,
 ) -> Result<(), String> {
     match value.into_payload()? {
-        Some(payload) => unit
-            .publish_to_topics(topic_name, payload)
-            .await
-            .map_err(|e| e.to_string()),
+        Some(payload) => publish_bytes(unit, topic_name, payload).await,
         None => Ok(()),
     }
+}
+
+/// Publishes `payload` to `output_topic[topic_name]`.
+pub(super) async fn publish_bytes(
+    unit: &PepeunitClient,
+    topic_name: &str,
+    payload: Bytes,
+) -> Result<(), String> {
+    unit.publish_to_topics(topic_name, payload)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// How often a scheduled output runs.
@@ -211,6 +278,7 @@ pub struct ScheduledOutput {
 pub struct Outputs {
     pub(crate) every_tick: Vec<OutputHandler>,
     pub(crate) scheduled: Vec<ScheduledOutput>,
+    pub(crate) on_change: Vec<ChangeOutput>,
 }
 
 impl Outputs {
@@ -229,6 +297,17 @@ impl Outputs {
     /// input; a run still going when the next is due makes that one skipped, not queued.
     pub fn every(mut self, period: Period, handler: OutputHandler) -> Self {
         self.scheduled.push(ScheduledOutput { period, handler });
+        self
+    }
+
+    /// Adds an output published when its value changes: evaluated once connected and after every
+    /// input handler and scheduled output ran (or on its period, when it has one), published when
+    /// its payload differs from the last one published, on its heartbeat and after every reconnect.
+    pub fn on_change(mut self, output: ChangeOutput) -> Self {
+        if let Some(period) = output.every.clone() {
+            self = self.every(period, output.scheduled());
+        }
+        self.on_change.push(output);
         self
     }
 }

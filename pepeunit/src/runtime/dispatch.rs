@@ -8,7 +8,8 @@ use std::sync::{Arc, RwLock};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 
-use super::handler::{InputHandler, Message, report};
+use super::handler::{InputHandler, Message};
+use super::on_change::Ran;
 use crate::client::PepeunitClient;
 use crate::mqtt::{Outage, TransportEvent};
 use crate::schema::Section;
@@ -24,12 +25,14 @@ pub(crate) struct Worker {
 
 impl Worker {
     /// Starts a worker for `handler` on `runtime`: a task for an async handler, a blocking thread for a
-    /// blocking one. It ends when the worker is dropped and its queue is empty.
+    /// blocking one, noting each run in `ran` when given. It ends when the worker is dropped and its
+    /// queue is empty.
     pub(crate) fn spawn(
         handler: InputHandler,
         client: PepeunitClient,
         capacity: usize,
         runtime: &Handle,
+        ran: Option<Ran>,
     ) -> Worker {
         let (sender, mut queue) = mpsc::channel::<Message>(capacity.max(1));
         let name = handler.name().to_owned();
@@ -37,15 +40,17 @@ impl Worker {
             runtime.spawn_blocking(move || {
                 while let Some(message) = queue.blocking_recv() {
                     if let Some(outcome) = handler.call_blocking(client.clone(), message) {
-                        report(&client, handler.name(), outcome);
+                        handler.report(&client, outcome);
                     }
+                    ran.iter().for_each(Ran::note);
                 }
             });
         } else {
             runtime.spawn(async move {
                 while let Some(message) = queue.recv().await {
                     let outcome = handler.call(client.clone(), message).await;
-                    report(&client, handler.name(), outcome);
+                    handler.report(&client, outcome);
+                    ran.iter().for_each(Ran::note);
                 }
             });
         }

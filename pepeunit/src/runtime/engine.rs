@@ -13,10 +13,12 @@ use tokio::task::JoinHandle;
 
 use super::commands::{self, PlatformCommands};
 use super::dispatch::{self, Worker, Workers};
+use super::early_log::EarlyLog;
 use super::handler::InputHandler;
+use super::on_change::Ran;
 use crate::client::PepeunitClient;
 use crate::error::Result;
-use crate::logger::LogEntry;
+use crate::logger::{LogEntry, Logger};
 use crate::mqtt::{MqttConfig, MqttTransport, RumqttcTransport};
 
 /// Log entries waiting to be published; beyond that they stay in log.json only.
@@ -54,8 +56,9 @@ impl MqttSetup {
         self
     }
 
-    /// The runtime, when MQTT is on (the flag, or a transport given).
-    pub(crate) fn build(self) -> Option<Arc<MqttRuntime>> {
+    /// The runtime, when MQTT is on (the flag, or a transport given); from now on `logger`'s lines
+    /// are held for `log/pepeunit` until the engine starts.
+    pub(crate) fn build(self, logger: &Logger) -> Option<Arc<MqttRuntime>> {
         if !self.enabled && self.transport.is_none() {
             return None;
         }
@@ -65,7 +68,10 @@ impl MqttSetup {
                 self.config.backoff,
             ))
         });
+        let early_log = EarlyLog::default();
+        early_log.hold(logger);
         Some(Arc::new(MqttRuntime {
+            early_log,
             config: self.config,
             transport,
             commands: RwLock::new(self.commands),
@@ -76,6 +82,7 @@ impl MqttSetup {
             stop: watch::Sender::new(false),
             settings_changed: Arc::new(Notify::new()),
             watching_settings: Once::new(),
+            ran: Ran::new(),
         }))
     }
 }
@@ -94,6 +101,10 @@ pub(crate) struct MqttRuntime {
     /// Woken by every change of the env in force (the main cycle re-reads its periods).
     settings_changed: Arc<Notify>,
     watching_settings: Once,
+    /// Noted after every input handler and scheduled output run (what on-change outputs follow).
+    ran: Ran,
+    /// The lines logged before the log publisher started.
+    early_log: EarlyLog,
 }
 
 /// What exists between start and shutdown.
@@ -163,6 +174,7 @@ impl MqttRuntime {
                 client.clone(),
                 self.config.handler_queue,
                 &live.runtime,
+                Some(self.ran.clone()),
             );
             *live
                 .workers
@@ -185,6 +197,16 @@ impl MqttRuntime {
     /// Follows the connection going up and down.
     pub(crate) fn connection(&self) -> watch::Receiver<bool> {
         self.connected.subscribe()
+    }
+
+    /// Notes that an input handler or a scheduled output ran.
+    pub(crate) fn handler_ran(&self) {
+        self.ran.note();
+    }
+
+    /// Follows [`MqttRuntime::handler_ran`].
+    pub(crate) fn handler_runs(&self) -> watch::Receiver<u64> {
+        self.ran.subscribe()
     }
 
     /// Asks the running main cycle to stop.
@@ -212,13 +234,21 @@ impl MqttRuntime {
         let commands = InputHandler::new("platform commands", commands::handle);
         let input = self.input.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let workers = Arc::new(Workers {
-            commands: Worker::spawn(commands, client.clone(), capacity, &runtime),
-            input: RwLock::new(input.map(|h| Worker::spawn(h, client.clone(), capacity, &runtime))),
+            commands: Worker::spawn(commands, client.clone(), capacity, &runtime, None),
+            input: RwLock::new(input.map(|h| {
+                Worker::spawn(
+                    h,
+                    client.clone(),
+                    capacity,
+                    &runtime,
+                    Some(self.ran.clone()),
+                )
+            })),
         });
         let topics = commands::schema_subscriptions(client).into_iter().collect();
         self.transport.subscribe(topics).await?;
         self.connect(client, &workers).await?;
-        let log_publisher = start_log_publisher(client);
+        let log_publisher = start_log_publisher(client, &self.early_log);
         *self.live() = Some(Live {
             workers,
             log_publisher,
@@ -270,16 +300,25 @@ impl MqttRuntime {
     }
 }
 
-/// Hands every entry the logger stores to a task that publishes it on `log/pepeunit`; the sink only
-/// queues (it must never block or publish inline). The task ends when the sink is removed; it runs
-/// quiet ([`crate::quiet`]): publishing a log entry must not make one.
-fn start_log_publisher(client: &PepeunitClient) -> JoinHandle<()> {
+/// Hands every entry the logger stores to a task that publishes it on `log/pepeunit`, the lines
+/// `early` held first; the sink only queues (it must never block or publish inline). The task ends
+/// when the sink is removed; it runs quiet ([`crate::quiet`]): publishing a log entry must not make one.
+fn start_log_publisher(client: &PepeunitClient, early: &EarlyLog) -> JoinHandle<()> {
     let (sender, mut entries) = mpsc::channel::<LogEntry>(LOG_QUEUE);
+    for entry in early.take() {
+        let _ = sender.try_send(entry);
+    }
+    let queue = sender.clone();
     client
         .logger()
         .set_sink(Some(Arc::new(move |entry: &LogEntry| {
-            let _ = sender.try_send(entry.clone());
+            let _ = queue.try_send(entry.clone());
         })));
+    // Logged between the take and the new sink.
+    for entry in early.take() {
+        let _ = sender.try_send(entry);
+    }
+    drop(sender);
     let client = client.clone();
     tokio::spawn(crate::quiet::quiet(async move {
         while let Some(entry) = entries.recv().await {

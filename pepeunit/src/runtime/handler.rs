@@ -6,7 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -82,6 +82,8 @@ type BlockingFn<A> = dyn Fn(PepeunitClient, A) -> std::result::Result<(), String
 pub struct Handler<A> {
     name: String,
     call: Call<A>,
+    /// Its last failure and how many times in a row it failed that way.
+    repeats: Arc<Mutex<Option<(String, u64)>>>,
 }
 
 /// The input handler of [`PepeunitClient::set_input_handler`].
@@ -109,6 +111,7 @@ impl<A> Clone for Handler<A> {
         Handler {
             name: self.name.clone(),
             call,
+            repeats: self.repeats.clone(),
         }
     }
 }
@@ -134,10 +137,7 @@ impl<A: Send + 'static> Handler<A> {
             let future = f(client, arg);
             Box::pin(async move { future.await.into_outcome() })
         };
-        Handler {
-            name: name.into(),
-            call: Call::Async(Arc::new(call)),
-        }
+        Handler::with(name, Call::Async(Arc::new(call)))
     }
 
     /// A handler whose async function only calls other handlers (each guarded, each reporting its
@@ -154,10 +154,7 @@ impl<A: Send + 'static> Handler<A> {
                 Ok(())
             })
         };
-        Handler {
-            name: name.into(),
-            call: Call::Calls(Arc::new(call)),
-        }
+        Handler::with(name, Call::Calls(Arc::new(call)))
     }
 
     /// A handler from a blocking function, run on a thread of its own (tokio's blocking pool).
@@ -166,15 +163,60 @@ impl<A: Send + 'static> Handler<A> {
         F: Fn(PepeunitClient, A) -> R + Send + Sync + 'static,
         R: HandlerOutput,
     {
+        Handler::with(
+            name,
+            Call::Blocking(Arc::new(move |client, arg| f(client, arg).into_outcome())),
+        )
+    }
+
+    fn with(name: impl Into<String>, call: Call<A>) -> Self {
         Handler {
             name: name.into(),
-            call: Call::Blocking(Arc::new(move |client, arg| f(client, arg).into_outcome())),
+            call,
+            repeats: Arc::default(),
         }
     }
 
     /// The name the log uses for it.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Writes a failed call to the unit log as [`report`] does; a failure the same as the one before
+    /// it (a sensor that fails every second) only at its 1st, 2nd, 4th, 8th… time in a row, with
+    /// the count, as rejected payloads are.
+    pub(crate) fn report(&self, client: &PepeunitClient, outcome: Outcome) {
+        let text = match &outcome {
+            Outcome::Done => return,
+            Outcome::Failed(text) | Outcome::Panicked(text) => text,
+        };
+        let count = {
+            let mut repeats = self.repeats.lock().unwrap_or_else(|p| p.into_inner());
+            match &mut *repeats {
+                Some((last, count)) if last == text => {
+                    *count += 1;
+                    *count
+                }
+                _ => {
+                    *repeats = Some((text.clone(), 1));
+                    1
+                }
+            }
+        };
+        match (count, outcome) {
+            (1, outcome) => report(client, &self.name, outcome),
+            (n, Outcome::Failed(e)) if n.is_power_of_two() => report(
+                client,
+                &self.name,
+                Outcome::Failed(format!("{e} ({n} times in a row)")),
+            ),
+            (n, Outcome::Panicked(p)) if n.is_power_of_two() => report(
+                client,
+                &self.name,
+                Outcome::Panicked(format!("{p} ({n} times in a row)")),
+            ),
+            _ => {}
+        }
     }
 
     /// Whether it must run on a blocking thread.

@@ -23,16 +23,21 @@
 //! the unit log — `Error` or `Critical`, with the handler's name — and the cycle goes on. Panics still
 //! reach the process's panic hook (by default a line on stderr) before they are caught.
 
+mod answer;
 mod commands;
 pub(crate) mod cycle;
 mod declared;
 mod dispatch;
+mod early_log;
 mod engine;
 pub mod extract;
 mod handler;
 pub mod log_sync;
+mod on_change;
 pub mod payload;
+mod reduce;
 pub(crate) mod registry;
+mod sampled;
 mod schedule;
 
 pub use bytes::Bytes;
@@ -47,4 +52,7 @@ pub use declared::{Outputs, Period, ScheduledOutput};
 pub(crate) use engine::{MqttRuntime, MqttSetup};
 pub use extract::{FromMessage, Json, Rejected, Topic};
 pub use handler::{Handler, HandlerOutput, InputHandler, Message, Outcome, OutputHandler};
+pub use on_change::ChangeOutput;
 pub use payload::IntoPayload;
+pub use reduce::Reduce;
+pub use sampled::{NumericOutput, Sample};

@@ -7,9 +7,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::declared::{Outputs, Period};
-use super::handler::report;
-use super::{InputHandler, Message, OutputHandler};
+use super::declared::Outputs;
+use super::{InputHandler, Message};
 use crate::client::PepeunitClient;
 use crate::error::Result;
 use crate::schema::Section;
@@ -24,10 +23,11 @@ pub struct InputEntry {
 
 /// A function registered by `#[pepeunit::output]`.
 pub struct OutputEntry {
-    /// Its period; `None`: once per main-cycle tick.
-    pub period: Option<Period>,
-    /// Builds its handler.
-    pub handler: fn() -> OutputHandler,
+    /// Its path, `crate::module::name`: the order outputs are added in.
+    pub name: &'static str,
+    /// Adds it to the main cycle's outputs, as the kind of output it is (per tick, scheduled, on
+    /// change, sampled).
+    pub add: fn(Outputs) -> Outputs,
 }
 
 /// Every `#[pepeunit::input]` function of the binary.
@@ -73,27 +73,20 @@ pub fn register_inputs(client: &PepeunitClient) -> Result<()> {
                 };
                 for handler in others {
                     let outcome = handler.call(client.clone(), message.clone()).await;
-                    report(&client, handler.name(), outcome);
+                    handler.report(&client, outcome);
                 }
                 let outcome = last.call(client.clone(), message).await;
-                report(&client, last.name(), outcome);
+                last.report(&client, outcome);
             }
         },
     ))
 }
 
-/// The registered `#[pepeunit::output]` functions, sorted by name: the scheduled ones each on its
-/// period, the per-tick ones in turn on each tick.
+/// The registered `#[pepeunit::output]` functions, added in the order of their names.
 pub fn outputs() -> Outputs {
-    let mut entries: Vec<(Option<Period>, OutputHandler)> = OUTPUTS
-        .iter()
-        .map(|entry| (entry.period.clone(), (entry.handler)()))
-        .collect();
-    entries.sort_by(|a, b| a.1.name().cmp(b.1.name()));
+    let mut entries: Vec<&OutputEntry> = OUTPUTS.iter().collect();
+    entries.sort_by_key(|entry| entry.name);
     entries
         .into_iter()
-        .fold(Outputs::new(), |outputs, (period, handler)| match period {
-            Some(period) => outputs.every(period, handler),
-            None => outputs.every_tick(handler),
-        })
+        .fold(Outputs::new(), |outputs, entry| (entry.add)(outputs))
 }
