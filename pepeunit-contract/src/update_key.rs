@@ -21,7 +21,8 @@ const KEY_LEN: usize = 2 + 8 + 32;
 /// The error says what is wrong (never with the file's name: the caller knows it).
 pub fn parse_minisign_public_key(text: &str) -> Result<MinisignPublicKey, String> {
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-    let expected = "a minisign public key file has an `untrusted comment:` line and a base64 key line";
+    let expected =
+        "a minisign public key file has an `untrusted comment:` line and a base64 key line";
     let comment = lines.next().ok_or_else(|| format!("empty: {expected}"))?;
     if !comment.starts_with("untrusted comment:") {
         return Err(format!("the first line is not a comment: {expected}"));
@@ -29,7 +30,9 @@ pub fn parse_minisign_public_key(text: &str) -> Result<MinisignPublicKey, String
     if comment.contains("secret key") {
         return Err("this is a minisign secret key: the unit needs the public key (minisign -G writes it to the .pub file)".into());
     }
-    let line = lines.next().ok_or_else(|| format!("no key line: {expected}"))?;
+    let line = lines
+        .next()
+        .ok_or_else(|| format!("no key line: {expected}"))?;
     let bytes = STANDARD
         .decode(line)
         .map_err(|e| format!("the key line is not base64 ({e})"))?;
@@ -46,7 +49,11 @@ pub fn parse_minisign_public_key(text: &str) -> Result<MinisignPublicKey, String
         return Err(format!("text after the key line: {expected}"));
     }
     // minisign shows the id as a little-endian 64-bit number.
-    let key_id = bytes[2..10].iter().rev().map(|b| format!("{b:02X}")).collect();
+    let key_id = bytes[2..10]
+        .iter()
+        .rev()
+        .map(|b| format!("{b:02X}"))
+        .collect();
     Ok(MinisignPublicKey {
         base64: line.to_owned(),
         key_id,
@@ -73,11 +80,17 @@ mod tests {
     fn malformed_keys_are_refused_with_the_reason() {
         let cases = [
             ("", "empty"),
-            ("RWSVvcSskUesqkY+DJK9/mHUmosxFa+5VVhZXKSCjzrZuPFrPWUb0ai3", "not a comment"),
+            (
+                "RWSVvcSskUesqkY+DJK9/mHUmosxFa+5VVhZXKSCjzrZuPFrPWUb0ai3",
+                "not a comment",
+            ),
             ("untrusted comment: x\n", "no key line"),
             ("untrusted comment: x\n!!!", "not base64"),
             ("untrusted comment: x\nRWQf6LRC", "holds 6 bytes"),
-            ("untrusted comment: minisign encrypted secret key\nRWQ=", "secret key"),
+            (
+                "untrusted comment: minisign encrypted secret key\nRWQ=",
+                "secret key",
+            ),
             (
                 "untrusted comment: x\nWGSVvcSskUesqkY+DJK9/mHUmosxFa+5VVhZXKSCjzrZuPFrPWUb0ai3",
                 "ed25519",

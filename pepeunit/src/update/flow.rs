@@ -208,10 +208,9 @@ async fn verify(
     url: &str,
 ) -> Result<()> {
     let (key, path, signed_for) = (key.clone(), path.to_path_buf(), signed_for.clone());
-    let refusal =
-        tokio::task::spawn_blocking(move || key.refusal(&path, &signature, &signed_for))
-            .await
-            .map_err(|e| Error::Update(format!("verifying the signature stopped: {e}")))?;
+    let refusal = tokio::task::spawn_blocking(move || key.refusal(&path, &signature, &signed_for))
+        .await
+        .map_err(|e| Error::Update(format!("verifying the signature stopped: {e}")))?;
     refusal.map_err(|reason| Error::Signature {
         url: format!("{}.minisig", signature::without_secrets(url)),
         reason,
@@ -293,9 +292,7 @@ async fn replace_executable(
     let signed_for = SignedFor::update(link, command.version.as_deref().unwrap_or_default());
     let signed = updater.update_key.map(|key| (key, &signed_for));
     if signed.is_none() {
-        updater
-            .logger
-            .warning("unsigned update: no update_key");
+        updater.logger.warning("unsigned update: no update_key");
     }
     let result = async {
         let bytes = download_firmware(updater.rest, link, &new, signed).await?;

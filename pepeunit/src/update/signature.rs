@@ -28,7 +28,8 @@ impl UpdateKey {
     /// key line). The error says what is wrong with it.
     pub fn from_minisign(text: &str) -> Result<UpdateKey> {
         let invalid = |reason: String| Error::Update(format!("update key: {reason}"));
-        let parsed = pepeunit_contract::update_key::parse_minisign_public_key(text).map_err(invalid)?;
+        let parsed =
+            pepeunit_contract::update_key::parse_minisign_public_key(text).map_err(invalid)?;
         let key = PublicKey::from_base64(&parsed.base64).map_err(|e| invalid(e.to_string()))?;
         Ok(UpdateKey {
             key,
@@ -81,7 +82,10 @@ impl UpdateKey {
     fn reason(&self, error: MinisignError) -> String {
         match error {
             MinisignError::UnexpectedKeyId => {
-                format!("signed by another key than the unit's update key {}", self.key_id)
+                format!(
+                    "signed by another key than the unit's update key {}",
+                    self.key_id
+                )
             }
             MinisignError::InvalidSignature => {
                 "bad signature: the binary is not the one the key signed".into()
@@ -140,10 +144,9 @@ impl SignedFor {
             ));
         }
         match (field("asset"), field("commit")) {
-            (Some(asset), _) if asset != self.asset => Err(format!(
-                "signed for asset {asset}, not {}",
-                self.asset
-            )),
+            (Some(asset), _) if asset != self.asset => {
+                Err(format!("signed for asset {asset}, not {}", self.asset))
+            }
             (_, Some(commit)) if commit != self.commit => Err(format!(
                 "signed for commit {commit}, not {} (an older release replayed?)",
                 self.commit
@@ -176,7 +179,8 @@ mod tests {
 
     #[test]
     fn the_asset_is_the_links_last_segment_and_secrets_stay_out() {
-        let link = "https://user:secret@example.com/o/r/releases/download/v2/unit-x86_64?token=secret#x";
+        let link =
+            "https://user:secret@example.com/o/r/releases/download/v2/unit-x86_64?token=secret#x";
         assert_eq!(
             without_secrets(link),
             "https://example.com/o/r/releases/download/v2/unit-x86_64"
@@ -195,10 +199,19 @@ mod tests {
             asset: "unit-x86_64".into(),
             commit: "abc".into(),
         };
-        assert_eq!(signed_for.check("pepeunit asset=unit-x86_64 commit=abc"), Ok(()));
+        assert_eq!(
+            signed_for.check("pepeunit asset=unit-x86_64 commit=abc"),
+            Ok(())
+        );
         for (comment, reason) in [
-            ("pepeunit asset=unit-aarch64 commit=abc", "signed for asset unit-aarch64"),
-            ("pepeunit asset=unit-x86_64 commit=old", "signed for commit old"),
+            (
+                "pepeunit asset=unit-aarch64 commit=abc",
+                "signed for asset unit-aarch64",
+            ),
+            (
+                "pepeunit asset=unit-x86_64 commit=old",
+                "signed for commit old",
+            ),
             ("pepeunit asset=unit-x86_64", "is not `pepeunit"),
             ("timestamp:1 file:unit-x86_64", "is not `pepeunit"),
         ] {
