@@ -21,6 +21,7 @@ fn minisign(args: &[&str], dir: &Path) -> Result<(), Box<dyn Error>> {
     let status = Command::new("minisign")
         .args(args)
         .current_dir(dir)
+        .stdout(Stdio::null())
         .status()?;
     if !status.success() {
         return Err(format!("minisign {args:?}: {status}").into());
