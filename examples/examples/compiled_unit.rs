@@ -8,14 +8,16 @@
 //! binary is gone within the grace period, the old one is put back and started again.
 //!
 //! Run: `compiled_unit <dir with env.json and schema.json>`; `COMPILED_UNIT_GRACE_MS` shortens the
-//! grace period (default 30 s).
+//! grace period (default 30 s); `COMPILED_UNIT_UPDATE_KEY` names a minisign public key file, and then
+//! only updates signed with it run (PROTOCOL §8a; a real unit compiles its key in with
+//! `#[pepeunit::main(…, update_key = "update_key.pub")]`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use pepeunit::client::PepeunitClient;
 use pepeunit::mqtt::MqttConfig;
-use pepeunit::update::UpdateOptions;
+use pepeunit::update::{UpdateKey, UpdateOptions};
 
 /// The version compiled in.
 const VERSION: &str = match option_env!("UNIT_VERSION") {
@@ -33,7 +35,7 @@ async fn main() -> pepeunit::Result<()> {
     {
         update_options.startup_grace = Duration::from_millis(ms);
     }
-    let client = PepeunitClient::builder(
+    let mut builder = PepeunitClient::builder(
         dir.join("env.json"),
         dir.join("schema.json"),
         dir.join("log.json"),
@@ -44,8 +46,15 @@ async fn main() -> pepeunit::Result<()> {
     .mqtt_config(MqttConfig {
         cycle_interval: Duration::from_secs(1),
         ..MqttConfig::default()
-    })
-    .build()?;
+    });
+    if let Some(path) = std::env::var_os("COMPILED_UNIT_UPDATE_KEY") {
+        let text = std::fs::read_to_string(&path).map_err(|e| pepeunit::Error::Io {
+            path: path.into(),
+            source: e,
+        })?;
+        builder = builder.update_key(UpdateKey::from_minisign(&text)?);
+    }
+    let client = builder.build()?;
     client.logger().info(format!(
         "compiled_unit {VERSION} started (pid {})",
         std::process::id()

@@ -113,3 +113,5 @@ fn parse_object(text: &str) -> Result<Map<String, Value>, String> {
         Err(e) => Err(format!("not valid JSON: {e}")),
     }
 }
+
+pub mod update_key;

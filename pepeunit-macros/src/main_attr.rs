@@ -46,6 +46,8 @@ pub(crate) struct MainConfig {
     ca_file: Option<LitStr>,
     /// `MqttConfig::tls`: `None` for `"auto"`.
     mqtt_tls: Option<(LitStr, Option<bool>)>,
+    /// `update_key = "…"` and the key file's full path, checked to hold a minisign public key.
+    update_key: Option<(LitStr, String)>,
     /// The arguments could not all be read: `#[input]`/`#[output]` must then not report a missing
     /// `mqtt` flag that may only be misspelt.
     unreadable: bool,
@@ -88,7 +90,7 @@ impl MainConfig {
                 self.unreadable = true;
                 errors.at(
                     &flag,
-                    format!("unknown flag `{flag}`: expected `mqtt`, `rest` or an option (`restart`, `cycle`, `env`, `schema`, `log`, `ca_file`, `mqtt_tls`)"),
+                    format!("unknown flag `{flag}`: expected `mqtt`, `rest` or an option (`restart`, `cycle`, `env`, `schema`, `log`, `ca_file`, `mqtt_tls`, `update_key`)"),
                 );
                 return;
             }
@@ -108,10 +110,11 @@ impl MainConfig {
             "log" => "\"log.json\"",
             "ca_file" => "\"ca.pem\"",
             "mqtt_tls" => "\"auto\" | \"on\" | \"off\"",
+            "update_key" => "\"update_key.pub\"",
             _ => {
                 errors.at(
                     &key,
-                    format!("unknown option `{key}`: expected `restart`, `cycle`, `env`, `schema`, `log`, `ca_file` or `mqtt_tls`"),
+                    format!("unknown option `{key}`: expected `restart`, `cycle`, `env`, `schema`, `log`, `ca_file`, `mqtt_tls` or `update_key`"),
                 );
                 return;
             }
@@ -142,6 +145,12 @@ impl MainConfig {
             "schema" => self.schema.replace(text).is_some(),
             "log" => self.log.replace(text).is_some(),
             "ca_file" => self.ca_file.replace(text).is_some(),
+            "update_key" => {
+                let Some(path) = read_update_key(&text, errors) else {
+                    return;
+                };
+                self.update_key.replace((text, path)).is_some()
+            }
             _ => {
                 let tls = match text.value().as_str() {
                     "auto" => None,
@@ -196,6 +205,12 @@ impl MainConfig {
             errors.at(
                 text,
                 "`restart` sets how the unit restarts after an update, and updates need the `rest` flag: add `rest`",
+            );
+        }
+        if let (Some((text, _)), None) = (&self.update_key, &self.rest) {
+            errors.at(
+                text,
+                "`update_key` is the key compiled updates must be signed with, and updates need the `rest` flag: add `rest`",
             );
         }
         if let (Some((text, _)), None) = (&self.cycle, &self.mqtt) {
@@ -291,9 +306,14 @@ impl MainConfig {
             Some((_, Some(on))) => quote!(::core::option::Option::Some(#on)),
             _ => quote!(::core::option::Option::None),
         };
+        // include_str! makes the key file an input of the crate: changing it rebuilds the unit.
+        let update_key = match &self.update_key {
+            Some((_, path)) => quote!(::core::option::Option::Some(::core::include_str!(#path))),
+            None => quote!(::core::option::Option::None),
+        };
         let options = Item::RunOptions.path();
         quote! {
-            #options { mqtt: #mqtt, rest: #rest, restart: #restart, cycle: #cycle, env: #env, schema: #schema, log: #log, ca_file: #ca_file, mqtt_tls: #mqtt_tls }
+            #options { mqtt: #mqtt, rest: #rest, restart: #restart, cycle: #cycle, env: #env, schema: #schema, log: #log, ca_file: #ca_file, mqtt_tls: #mqtt_tls, update_key: #update_key }
         }
     }
 
@@ -335,6 +355,40 @@ impl MainConfig {
                 #function
                 #run
             }
+        }
+    }
+}
+
+/// The full path of the minisign public key file `update_key = "…"` names (relative to the unit's
+/// directory), once it reads as a key; else the error, on the string.
+fn read_update_key(text: &LitStr, errors: &mut Errors) -> Option<String> {
+    let Some(path) = unit_dir::file(&text.value()) else {
+        errors.at(
+            text,
+            "`update_key` is read from the crate's directory: build with cargo",
+        );
+        return None;
+    };
+    let key = std::fs::read_to_string(&path)
+        .map_err(|e| {
+            format!(
+                "cannot read the update key {} (relative to the crate's directory): {e}",
+                text.value()
+            )
+        })
+        .and_then(|key| {
+            pepeunit_contract::update_key::parse_minisign_public_key(&key).map_err(|reason| {
+                format!("{} is not a minisign public key: {reason}", text.value())
+            })
+        });
+    match key {
+        Ok(_) => Some(path.display().to_string()),
+        Err(message) => {
+            errors.at(
+                text,
+                format!("{message} (make a key pair with `minisign -G -W -p update_key.pub -s update_key.key`)"),
+            );
+            None
         }
     }
 }

@@ -36,6 +36,7 @@ mod reach;
 mod records;
 mod replies;
 mod rest;
+mod signing;
 mod tls;
 mod units;
 
@@ -56,6 +57,7 @@ pub use datetime::datetime_ago;
 pub use link::{Link, LinkMode};
 pub use observe::{Observed, Rejection, RejectionKind};
 pub use records::{Aggregate, AggregationType, PipePolicy, Visibility};
+pub use signing::Release;
 pub use units::{Node, NodeKind, TestUnit, UnitSpec, UpdateStatus};
 
 use archive::Tree;
@@ -242,6 +244,8 @@ pub struct Instance {
     http_port: u16,
     tls: Option<tls::TestTls>,
     work_dir: PathBuf,
+    /// The release key and a key units do not know, made on first use (they need `minisign`).
+    signers: Mutex<Option<Arc<(signing::Signer, signing::Signer)>>>,
     backend: AsyncClient,
     subscriptions: watch::Receiver<u64>,
     tasks: Vec<JoinHandle<()>>,
@@ -332,6 +336,7 @@ impl Instance {
             http_port,
             tls,
             work_dir,
+            signers: Mutex::new(None),
             backend,
             subscriptions,
             tasks: vec![server, observer],
@@ -552,8 +557,72 @@ impl Instance {
             tag: None,
             tree,
             compiled_binary,
+            asset: None,
+            signature: None,
         });
         Ok(())
+    }
+
+    /// The public key file's text of the key [`Instance::publish_signed`] signs with (what a unit
+    /// compiles in as `update_key.pub`).
+    pub fn update_key(&self) -> Result<String> {
+        Ok(self.signers()?.0.public_key().to_owned())
+    }
+
+    /// Publishes a compiled release of `commit` (the target of the next [`Command::Update`]): the
+    /// binary at `…/<asset>` and, per `release`, its minisign signature at `…/<asset>.minisig` with the
+    /// trusted comment `pepeunit asset=<asset> commit=<commit>` (PROTOCOL §8a). The archive holds only
+    /// env.json and schema.json.
+    pub fn publish_signed(
+        &self,
+        unit: &TestUnit,
+        commit: &str,
+        asset: &str,
+        binary: Vec<u8>,
+        release: Release,
+    ) -> Result<()> {
+        let signers = self.signers()?;
+        let (good, other) = (&signers.0, &signers.1);
+        let comment = |asset: &str, commit: &str| format!("pepeunit asset={asset} commit={commit}");
+        let signature = match &release {
+            Release::Signed | Release::Tampered => {
+                Some(good.sign(&binary, &comment(asset, commit))?)
+            }
+            Release::OtherKey => Some(other.sign(&binary, &comment(asset, commit))?),
+            Release::Unsigned => None,
+            Release::Unreadable => Some(b"untrusted comment: not a signature\n".to_vec()),
+            Release::OtherCommit(older) => Some(good.sign(&binary, &comment(asset, older))?),
+            Release::OtherAsset(another) => Some(good.sign(&binary, &comment(another, commit))?),
+        };
+        let mut binary = binary;
+        if release == Release::Tampered {
+            let middle = binary.len() / 2;
+            binary[middle] ^= 0x01;
+        }
+        let mut registry = self.shared.registry();
+        let record = record_of_mut(&mut registry, unit)?;
+        record.target_commit = commit.to_string();
+        record.program = Some(Program {
+            tag: None,
+            tree: Tree::from_files(&[]),
+            compiled_binary: Some(binary),
+            asset: Some(asset.to_owned()),
+            signature,
+        });
+        Ok(())
+    }
+
+    fn signers(&self) -> Result<Arc<(signing::Signer, signing::Signer)>> {
+        let mut signers = self.signers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(made) = signers.as_ref() {
+            return Ok(made.clone());
+        }
+        let made = Arc::new((
+            signing::Signer::generate(&self.work_dir, "release")?,
+            signing::Signer::generate(&self.work_dir, "stranger")?,
+        ));
+        *signers = Some(made.clone());
+        Ok(made)
     }
 
     /// Where the compiled binary of the unit's target version is served (no auth), if it has one.
@@ -930,9 +999,15 @@ async fn observe_broker(
 /// Where `record`'s compiled binary is served under `origin` (`http://127.0.0.1:<port>`), if its
 /// target version has one.
 fn compiled_link(origin: &str, record: &UnitRecord) -> Option<String> {
-    record.program.as_ref()?.compiled_binary.as_ref()?;
+    let program = record.program.as_ref()?;
+    program.compiled_binary.as_ref()?;
+    let asset = program
+        .asset
+        .as_ref()
+        .map(|a| format!("/{a}"))
+        .unwrap_or_default();
     Some(format!(
-        "{origin}{}/{}/{}",
+        "{origin}{}/{}/{}{asset}",
         rest::COMPILED_PREFIX,
         record.unit.uuid,
         record.target_commit

@@ -376,16 +376,31 @@ fn instance_info(shared: &Shared) -> Reply {
 fn compiled(shared: &Shared, rest: &str) -> Reply {
     let parts: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
     let registry = shared.registry();
-    let binary = match parts.as_slice() {
-        [uuid, commit] => registry
+    let program = |uuid: &str, commit: &str| {
+        registry
             .units
-            .get(*uuid)
-            .filter(|r| r.target_commit == *commit)
+            .get(uuid)
+            .filter(|r| r.target_commit == commit)
             .and_then(|r| r.program.as_ref())
+    };
+    // `<uuid>/<commit>` (an unsigned program), or `<uuid>/<commit>/<asset>[.minisig]`.
+    let body = match parts.as_slice() {
+        [uuid, commit] => program(uuid, commit)
+            .filter(|p| p.asset.is_none())
             .and_then(|p| p.compiled_binary.clone()),
+        [uuid, commit, name] => program(uuid, commit).and_then(|p| {
+            let asset = p.asset.as_deref()?;
+            if *name == asset {
+                p.compiled_binary.clone()
+            } else if name.strip_suffix(".minisig") == Some(asset) {
+                p.signature.clone()
+            } else {
+                None
+            }
+        }),
         _ => None,
     };
-    binary.map_or_else(not_found, bytes_reply)
+    body.map_or_else(not_found, bytes_reply)
 }
 
 fn parse_query(query: &str) -> Query {

@@ -210,6 +210,10 @@ pub(crate) struct Program {
     pub(crate) tag: Option<String>,
     pub(crate) tree: Tree,
     pub(crate) compiled_binary: Option<Vec<u8>>,
+    /// The release asset's name, the link's last segment (a signed release's).
+    pub(crate) asset: Option<String>,
+    /// The asset's `.minisig`, served beside it.
+    pub(crate) signature: Option<Vec<u8>>,
 }
 
 /// The backend's record of one unit.

@@ -78,6 +78,15 @@ pub enum Error {
     /// Applying an update failed; the program directory was rolled back.
     #[error("update failed: {0}")]
     Update(String),
+    /// A compiled update refused for its signature (PROTOCOL §8a): missing, unreadable, by another
+    /// key, not matching the binary, or made for another asset or commit. Nothing was changed.
+    #[error("update signature refused: {reason} ({url})")]
+    Signature {
+        /// The signature's URL, without query or credentials.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// AES-GCM key, input or authentication failure.
     #[error("cipher: {0}")]
     Cipher(String),

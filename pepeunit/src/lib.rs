@@ -143,6 +143,8 @@ pub mod __private {
         pub ca_file: Option<std::path::PathBuf>,
         /// `mqtt_tls = "on" | "off"`; `None` (`"auto"`): TLS on port 8883.
         pub mqtt_tls: Option<bool>,
+        /// `update_key = "…"`: the minisign public key file's text, compiled in.
+        pub update_key: Option<&'static str>,
     }
 
     /// `PEPEUNIT_MQTT_TLS` (`auto`, `on` or `off`) when set, else `given` (`mqtt_tls` of `main`).
@@ -195,6 +197,11 @@ pub mod __private {
                     tls: mqtt_tls(options.mqtt_tls)?,
                     ..Default::default()
                 });
+            #[cfg(feature = "rest")]
+            let builder = match options.update_key {
+                Some(key) => builder.update_key(crate::update::UpdateKey::from_minisign(key)?),
+                None => builder,
+            };
             #[cfg(feature = "rest")]
             let builder = builder
                 .rest(options.rest)

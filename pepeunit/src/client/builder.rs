@@ -22,6 +22,8 @@ pub struct ClientBuilder {
     update_options: UpdateOptions,
     #[cfg(feature = "rest")]
     pub(super) rest: crate::rest::RestSetup,
+    #[cfg(feature = "rest")]
+    pub(super) update_key: Option<crate::update::UpdateKey>,
     #[cfg(feature = "mqtt")]
     pub(super) mqtt: crate::runtime::MqttSetup,
 }
@@ -76,6 +78,8 @@ impl ClientBuilder {
                 update_options: self.update_options,
                 #[cfg(feature = "rest")]
                 rest,
+                #[cfg(feature = "rest")]
+                update_key: self.update_key,
                 #[cfg(feature = "mqtt")]
                 mqtt,
                 states: Default::default(),
@@ -106,6 +110,8 @@ impl PepeunitClient {
             update_options: UpdateOptions::default(),
             #[cfg(feature = "rest")]
             rest: crate::rest::RestSetup::default(),
+            #[cfg(feature = "rest")]
+            update_key: None,
             #[cfg(feature = "mqtt")]
             mqtt: Default::default(),
         }

@@ -42,6 +42,8 @@ pub(super) struct Inner {
     pub(super) update_options: UpdateOptions,
     #[cfg(feature = "rest")]
     pub(super) rest: Option<crate::rest::RestApi>,
+    #[cfg(feature = "rest")]
+    pub(super) update_key: Option<crate::update::UpdateKey>,
     #[cfg(feature = "mqtt")]
     pub(super) mqtt: Option<std::sync::Arc<crate::runtime::MqttRuntime>>,
     pub(super) states: crate::unit_state::States,

@@ -27,6 +27,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Runs only compiled updates signed with `key` (PROTOCOL §8a): the new binary's
+    /// `<COMPILED_FIRMWARE_LINK>.minisig` must verify, for the link's asset and the command's
+    /// `PU_COMMIT_VERSION`, before anything changes. Without a key updates run unsigned, with a
+    /// warning each time.
+    pub fn update_key(mut self, key: crate::update::UpdateKey) -> Self {
+        self.update_key = Some(key);
+        self
+    }
+
     /// Timeouts, retries, archive format and download caps of the REST client.
     pub fn rest_options(mut self, options: RestOptions) -> Self {
         self.rest.options = options;

@@ -58,7 +58,7 @@ impl PepeunitClient {
     /// complete executable of this platform (`Content-Length`, non-empty, ELF of this machine) and makes
     /// it executable. On failure `dest` does not exist.
     pub async fn download_firmware(&self, url: &str, dest: &Path) -> Result<u64> {
-        flow::download_firmware(self.rest_api()?, url, dest).await
+        flow::download_firmware(self.rest_api()?, url, dest, None).await
     }
 
     /// What the update flows work with: this unit's files, logger, REST API and update options.
@@ -69,6 +69,7 @@ impl PepeunitClient {
             logger: self.logger(),
             rest: self.rest_api()?,
             options: self.update_options(),
+            update_key: self.inner.update_key.as_ref(),
         })
     }
 }

@@ -206,12 +206,18 @@ impl RestApi {
         check_status(response).await
     }
 
-    /// GETs a small body, retrying per the options the errors `retryable` accepts.
-    async fn get_small(&self, call: &Call, retryable: fn(&Error) -> bool) -> Result<Vec<u8>> {
+    /// GETs a small body (at most `cap` bytes), retrying per the options the errors `retryable`
+    /// accepts.
+    async fn get_small(
+        &self,
+        call: &Call,
+        retryable: fn(&Error) -> bool,
+        cap: usize,
+    ) -> Result<Vec<u8>> {
         self.retrying(call, retryable, || {
             Box::pin(async {
                 let mut response = self.send(call, Some(self.options.call_timeout)).await?;
-                read_body(&mut response, MAX_SMALL_BODY)
+                read_body(&mut response, cap)
                     .await
                     .map_err(|e| in_call(&call.name(), e))
             })
@@ -235,14 +241,19 @@ impl RestApi {
         call: &Call,
         retryable: fn(&Error) -> bool,
     ) -> Result<T> {
-        let body = self.get_small(call, retryable).await?;
+        let body = self.get_small(call, retryable, MAX_SMALL_BODY).await?;
         parse_json(&body, call)
+    }
+
+    /// GETs a public `url` (no auth header) of at most `cap` bytes, retrying per the options.
+    pub(crate) async fn get_public(&self, url: &str, cap: usize) -> Result<Vec<u8>> {
+        self.get_small(&Call::public(url), is_retryable, cap).await
     }
 
     /// GETs a body as text (env.json and schema.json, in either shape).
     pub(crate) async fn get_text(&self, route: &str) -> Result<(String, String)> {
         let call = self.call(Method::Get, route, &[])?;
-        let body = self.get_small(&call, is_retryable).await?;
+        let body = self.get_small(&call, is_retryable, MAX_SMALL_BODY).await?;
         let text = String::from_utf8(body).map_err(|_| Error::InvalidJson {
             source_name: call.name(),
             reason: "the body is not UTF-8".into(),

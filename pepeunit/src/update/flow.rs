@@ -1,6 +1,7 @@
 //! The update flows over REST (cargo feature `rest`; PROTOCOL §5 minus MQTT): `update/pepeunit`
 //! (download → check → swap the executable → apply the archive → reload), `env_update/pepeunit` and
-//! `schema_update/pepeunit` (download → check → replace → reload). Each returns what changed, so the
+//! `schema_update/pepeunit` (download → check → replace → reload). A compiled unit's new binary is
+//! first verified against its author's signature (`signature.rs`) when the unit has an update key. Each returns what changed, so the
 //! MQTT runtime only has to act on it (resubscribe, reconnect, restart). The flows take an
 //! [`Updater`] — the unit's files, logger, REST API and update options — not the client, whose methods
 //! (`client/update.rs`) forward here.
@@ -16,6 +17,7 @@ use super::change::{EnvChange, Loaded, SchemaChange};
 use super::command::UpdateCommand;
 use super::firmware::{self, ReplacedExecutable};
 use super::process::current_exe;
+use super::signature::{self, SignedFor, UpdateKey};
 use crate::error::{Error, Result};
 use crate::files;
 use crate::logger::Logger;
@@ -31,6 +33,8 @@ pub(crate) struct Updater<'a> {
     pub(crate) logger: &'a Logger,
     pub(crate) rest: &'a RestApi,
     pub(crate) options: &'a UpdateOptions,
+    /// The key a compiled update must be signed with; `None` runs unsigned binaries (with a warning).
+    pub(crate) update_key: Option<&'a UpdateKey>,
 }
 
 impl Updater<'_> {
@@ -148,16 +152,69 @@ pub(crate) async fn target_version_command(updater: &Updater<'_>) -> Result<Upda
     })
 }
 
-/// Downloads a compiled unit's binary from the public `url` to `dest` and checks it is a complete
-/// executable of this platform; on failure `dest` does not exist.
-pub(crate) async fn download_firmware(rest: &RestApi, url: &str, dest: &Path) -> Result<u64> {
+/// Downloads a compiled unit's binary from the public `url` to `dest` and checks it — its signature
+/// first, when `signed` gives the key and what it must be signed for — is a complete executable of this
+/// platform; on failure `dest` does not exist.
+pub(crate) async fn download_firmware(
+    rest: &RestApi,
+    url: &str,
+    dest: &Path,
+    signed: Option<(&UpdateKey, &SignedFor)>,
+) -> Result<u64> {
+    // The signature comes first: a missing one costs no binary download.
+    let signature = match signed {
+        Some(_) => Some(fetch_signature(rest, url).await?),
+        None => None,
+    };
     let bytes = rest.download_public(url, dest).await?;
-    let checked = firmware::check_executable(dest).and_then(|()| firmware::make_executable(dest));
+    let verified = match (signed, signature) {
+        (Some((key, signed_for)), Some(text)) => verify(key, dest, text, signed_for, url).await,
+        _ => Ok(()),
+    };
+    let checked = verified
+        .and_then(|()| firmware::check_executable(dest))
+        .and_then(|()| firmware::make_executable(dest));
     if let Err(e) = checked {
         let _ = fs::remove_file(dest);
         return Err(e);
     }
     Ok(bytes)
+}
+
+/// The text of `<url>.minisig` (PROTOCOL §8a), fetched without the auth header like the binary.
+async fn fetch_signature(rest: &RestApi, url: &str) -> Result<String> {
+    let (base, query) = url.split_at(url.find(['?', '#']).unwrap_or(url.len()));
+    let signature_url = format!("{base}.minisig{query}");
+    let refused = |reason: String| Error::Signature {
+        url: signature::without_secrets(&signature_url),
+        reason,
+    };
+    let body = rest
+        .get_public(&signature_url, signature::MAX_SIGNATURE_BYTES)
+        .await
+        .map_err(|e| match e {
+            Error::Backend { status: 404, .. } => refused("missing".into()),
+            other => refused(format!("unreadable: {other}")),
+        })?;
+    String::from_utf8(body).map_err(|_| refused("unreadable: not text".into()))
+}
+
+/// Verifies the downloaded binary at `path` on tokio's blocking pool (it reads the whole file).
+async fn verify(
+    key: &UpdateKey,
+    path: &Path,
+    signature: String,
+    signed_for: &SignedFor,
+    url: &str,
+) -> Result<()> {
+    let (key, path, signed_for) = (key.clone(), path.to_path_buf(), signed_for.clone());
+    let refusal = tokio::task::spawn_blocking(move || key.refusal(&path, &signature, &signed_for))
+        .await
+        .map_err(|e| Error::Update(format!("verifying the signature stopped: {e}")))?;
+    refusal.map_err(|reason| Error::Signature {
+        url: format!("{}.minisig", signature::without_secrets(url)),
+        reason,
+    })
 }
 
 async fn update_to(updater: &Updater<'_>, command: &UpdateCommand) -> Result<AppliedUpdate> {
@@ -169,7 +226,7 @@ async fn update_to(updater: &Updater<'_>, command: &UpdateCommand) -> Result<App
             .logger
             .info(format!("Update archive downloaded ({bytes} bytes)"));
         let executable = match &command.compiled_firmware_link {
-            Some(link) => Some(replace_executable(updater, link).await?),
+            Some(link) => Some(replace_executable(updater, link, command).await?),
             None => None,
         };
         let applied = apply_archive(updater.options, &archive, &program_dir).await;
@@ -218,7 +275,11 @@ async fn apply_archive(
 
 /// Downloads and checks the new binary beside the running executable, then swaps it in. Refused
 /// while the previous update's binary is still on probation (see [`firmware::guard`]).
-async fn replace_executable(updater: &Updater<'_>, link: &str) -> Result<ReplacedExecutable> {
+async fn replace_executable(
+    updater: &Updater<'_>,
+    link: &str,
+    command: &UpdateCommand,
+) -> Result<ReplacedExecutable> {
     let mut replaced = ReplacedExecutable::beside(&current_exe()?);
     let exe = &replaced.path.clone();
     if firmware::guard::on_probation(exe) {
@@ -228,8 +289,13 @@ async fn replace_executable(updater: &Updater<'_>, link: &str) -> Result<Replace
         )));
     }
     let new = files::temp_sibling(exe);
+    let signed_for = SignedFor::update(link, command.version.as_deref().unwrap_or_default());
+    let signed = updater.update_key.map(|key| (key, &signed_for));
+    if signed.is_none() {
+        updater.logger.warning("unsigned update: no update_key");
+    }
     let result = async {
-        let bytes = download_firmware(updater.rest, link, &new).await?;
+        let bytes = download_firmware(updater.rest, link, &new, signed).await?;
         updater.logger.info(format!(
             "New executable downloaded and checked ({bytes} bytes)"
         ));

@@ -8,6 +8,8 @@
 //! 4. `apply.rs`: staging → swap into the program directory with backup and rollback
 //!    ([`update_device_program`]);
 //! 5. [`firmware`]: a compiled unit's new executable (checks, swap, backup) and its start-up guard;
+//!    `signature.rs` (feature `rest`): the author's signature it must carry ([`UpdateKey`], PROTOCOL §8a),
+//!    verified before any other check;
 //! 6. `change.rs`: what a reload changed ([`EnvChange`], [`SchemaChange`]), which the runtime follows;
 //! 7. `restart.rs`: bringing an installed update into effect without MQTT (the runtime wraps it with
 //!    its clean stop); `process.rs`: the restart modes ([`RestartMode`], [`restart_process`]).
@@ -24,6 +26,8 @@ pub mod firmware;
 pub(crate) mod flow;
 mod process;
 mod restart;
+#[cfg(feature = "rest")]
+mod signature;
 
 pub use apply::{
     UpdateOptions, UpdateReport, update_device_program, update_device_program_checked,
@@ -39,3 +43,5 @@ pub use flow::{AppliedUpdate, UpdateOutcome};
 pub(crate) use process::current_exe;
 pub use process::{RestartMode, restart_process};
 pub(crate) use restart::Restart;
+#[cfg(feature = "rest")]
+pub use signature::{SignedFor, UpdateKey};

@@ -32,7 +32,12 @@ fn double() -> Option<f64> {
 {%- if flags == "mqtt+rest" %}
 /// until SIGINT/SIGTERM. With `rest`, the platform's update commands (program, env, schema) are
 /// handled by the library.
+{%- if signed %}
+/// Only binaries signed with the key in `update_key.pub` run (README: "Signed updates").
+#[pepeunit::main(mqtt, rest, update_key = "update_key.pub")]
+{%- else %}
 #[pepeunit::main(mqtt, rest)]
+{%- endif %}
 {%- else %}
 /// until SIGINT/SIGTERM.
 #[pepeunit::main(mqtt)]
