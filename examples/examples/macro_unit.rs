@@ -1,26 +1,25 @@
-//! A unit declared with the three macros: each number received on `input/pepeunit` is logged and,
+//! A unit declared with the macros alone: each number received on `input/pepeunit` is logged and,
 //! on the next 100 ms slot, published doubled on `output/pepeunit`. Run it in a directory holding
 //! the unit's env.json and schema.json (or point `PEPEUNIT_ENV` / `PEPEUNIT_SCHEMA` at them).
 
-use std::sync::Mutex;
-
 use pepeunit::prelude::*;
 
-/// The last number received and not yet published.
-static PENDING: Mutex<Option<i64>> = Mutex::new(None);
+/// The value waiting to be doubled: a unit state, lent `&mut` to the input and to the output.
+#[pepeunit::state]
+#[derive(Default)]
+struct Pending(Option<i64>);
 
 /// A payload that is not a number is logged as skipped; this function only sees numbers.
 #[pepeunit::input("input/pepeunit")]
-fn on_value(unit: PepeunitClient, value: i64) {
+fn on_value(unit: PepeunitClient, value: i64, pending: &mut Pending) {
     unit.logger().info(format!("got {value}"));
-    *PENDING.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+    pending.0 = Some(value);
 }
 
-/// `None` publishes nothing: a value goes out once per number received.
+/// Publishes the double of a pending value once, every 100 ms at most.
 #[pepeunit::output("output/pepeunit", every = "100ms")]
-fn doubled() -> Option<i64> {
-    let pending = PENDING.lock().unwrap_or_else(|p| p.into_inner()).take();
-    pending.map(|value| value * 2)
+fn doubled(pending: &mut Pending) -> Option<i64> {
+    pending.0.take().map(|value| value * 2)
 }
 
 #[pepeunit::main(mqtt, rest)]

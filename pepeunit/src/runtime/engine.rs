@@ -231,7 +231,8 @@ impl MqttRuntime {
         }
         let runtime = Handle::current();
         let capacity = self.config.handler_queue;
-        let commands = InputHandler::new("platform commands", commands::handle);
+        let commands =
+            InputHandler::new("platform commands", commands::handle).every_failure_logged();
         let input = self.input.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let workers = Arc::new(Workers {
             commands: Worker::spawn(commands, client.clone(), capacity, &runtime, None),

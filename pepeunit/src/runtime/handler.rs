@@ -82,8 +82,9 @@ type BlockingFn<A> = dyn Fn(PepeunitClient, A) -> std::result::Result<(), String
 pub struct Handler<A> {
     name: String,
     call: Call<A>,
-    /// Its last failure and how many times in a row it failed that way.
-    repeats: Arc<Mutex<Option<(String, u64)>>>,
+    /// Its last failure and how many times in a row it failed that way; `None` when every failure
+    /// is logged.
+    repeats: Option<Arc<Mutex<Option<(String, u64)>>>>,
 }
 
 /// The input handler of [`PepeunitClient::set_input_handler`].
@@ -173,8 +174,15 @@ impl<A: Send + 'static> Handler<A> {
         Handler {
             name: name.into(),
             call,
-            repeats: Arc::default(),
+            repeats: Some(Arc::default()),
         }
+    }
+
+    /// Logs every failure, none folded into a count: for the platform commands, where each refused
+    /// command payload is a line the operator looks for, and the backend, not a loop, sends them.
+    pub(crate) fn every_failure_logged(mut self) -> Self {
+        self.repeats = None;
+        self
     }
 
     /// The name the log uses for it.
@@ -190,8 +198,11 @@ impl<A: Send + 'static> Handler<A> {
             Outcome::Done => return,
             Outcome::Failed(text) | Outcome::Panicked(text) => text,
         };
+        let Some(repeats) = &self.repeats else {
+            return report(client, &self.name, outcome);
+        };
         let count = {
-            let mut repeats = self.repeats.lock().unwrap_or_else(|p| p.into_inner());
+            let mut repeats = repeats.lock().unwrap_or_else(|p| p.into_inner());
             match &mut *repeats {
                 Some((last, count)) if last == text => {
                     *count += 1;

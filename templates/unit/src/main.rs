@@ -2,30 +2,28 @@
 //! double of the last one is published on `output/pepeunit` every `DELAY_PUB_MSG` seconds (nothing
 //! before the first number). Run it where the unit's `env.json` and `schema.json` are (README: "Run it").
 
-use std::sync::{Mutex, PoisonError};
-
 use pepeunit::prelude::*;
 
-/// The last number received.
-static LATEST: Mutex<Option<f64>> = Mutex::new(None);
+/// The last number received: one value per unit, created at start and lent to the functions that
+/// name it (`&mut` to the input, `&` to the output), so no static or mutex is needed.
+#[pepeunit::state]
+#[derive(Default)]
+struct Latest(Option<f64>);
 
 /// Runs for every message on `input_topic["input/pepeunit"]` that is a number; the library logs any
 /// other payload as a warning and skips it.
 #[pepeunit::input("input/pepeunit")]
-fn on_number(unit: PepeunitClient, value: f64) {
+fn on_number(unit: PepeunitClient, value: f64, latest: &mut Latest) {
     unit.logger().info(format!("got {value}"));
-    *LATEST.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+    latest.0 = Some(value);
 }
 
 /// Runs every `DELAY_PUB_MSG` seconds (read again when the instance updates env.json) and publishes
 /// what it returns on `output_topic["output/pepeunit"]`: `None`, before the first number, publishes
 /// nothing.
 #[pepeunit::output("output/pepeunit", every = "DELAY_PUB_MSG")]
-fn double() -> Option<f64> {
-    LATEST
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .map(|value| value * 2.0)
+fn double(latest: &Latest) -> Option<f64> {
+    latest.0.map(|value| value * 2.0)
 }
 
 /// Builds the unit from env.json, schema.json and log.json, runs this body, then the main cycle
