@@ -77,14 +77,16 @@ type AsyncFn<A> =
     dyn Fn(PepeunitClient, A) -> BoxFuture<'static, std::result::Result<(), String>> + Send + Sync;
 type BlockingFn<A> = dyn Fn(PepeunitClient, A) -> std::result::Result<(), String> + Send + Sync;
 
+/// A handler's last failure and how many times in a row it failed that way.
+type Repeats = Arc<Mutex<Option<(String, u64)>>>;
+
 /// A named handler taking the client and an `A` ([`Message`] for input handlers, `()` for the output
 /// function); the name is what the log shows when it fails.
 pub struct Handler<A> {
     name: String,
     call: Call<A>,
-    /// Its last failure and how many times in a row it failed that way; `None` when every failure
-    /// is logged.
-    repeats: Option<Arc<Mutex<Option<(String, u64)>>>>,
+    /// `None` when every failure is logged.
+    repeats: Option<Repeats>,
 }
 
 /// The input handler of [`PepeunitClient::set_input_handler`].
