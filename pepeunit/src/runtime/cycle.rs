@@ -16,9 +16,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::declared::{Outputs, Period};
+use super::declared::Period;
 use super::engine::MqttRuntime;
 use super::handler::OutputHandler;
+use super::outputs::Outputs;
 use super::schedule::Schedule;
 use crate::client::PepeunitClient;
 use crate::error::{Error, Result};

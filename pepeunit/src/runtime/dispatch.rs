@@ -9,7 +9,7 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 
 use super::handler::{InputHandler, Message};
-use super::on_change::Ran;
+use super::ran::Ran;
 use crate::client::PepeunitClient;
 use crate::mqtt::{Outage, TransportEvent};
 use crate::schema::Section;

@@ -15,7 +15,7 @@ use super::commands::{self, PlatformCommands};
 use super::dispatch::{self, Worker, Workers};
 use super::early_log::EarlyLog;
 use super::handler::InputHandler;
-use super::on_change::Ran;
+use super::ran::Ran;
 use crate::client::PepeunitClient;
 use crate::error::Result;
 use crate::logger::{LogEntry, Logger};

@@ -4,13 +4,13 @@
 //! message for a unit that was away.
 //!
 //! Without a period such an output is evaluated once connected and then after every input handler
-//! and every scheduled output ran ([`Ran`]); with one, on its period.
+//! and every scheduled output ran (`ran.rs`); with one, on its period.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -20,26 +20,6 @@ use super::payload::IntoPayload;
 use super::{OutputHandler, engine::MqttRuntime};
 use crate::client::PepeunitClient;
 use crate::future::BoxFuture;
-
-/// Counts the runs of input handlers and scheduled outputs: what wakes the outputs evaluated after
-/// each of them (a watch, so a burst of runs costs one evaluation, never a queue).
-#[derive(Clone)]
-pub(crate) struct Ran(Arc<watch::Sender<u64>>);
-
-impl Ran {
-    pub(crate) fn new() -> Ran {
-        Ran(Arc::new(watch::Sender::new(0)))
-    }
-
-    /// One more handler ran.
-    pub(crate) fn note(&self) {
-        self.0.send_modify(|runs| *runs = runs.wrapping_add(1));
-    }
-
-    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
-        self.0.subscribe()
-    }
-}
 
 /// An output published only when its payload differs from the last one published.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::declared::Outputs;
+use super::outputs::Outputs;
 use super::{InputHandler, Message};
 use crate::client::PepeunitClient;
 use crate::error::Result;

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::OutputHandler;
-use super::declared::{Deliver, Outputs, Period, producing, producing_blocking, publish_bytes};
+use super::declared::{Deliver, Period, producing, producing_blocking, publish_bytes};
 use super::handler::{Outcome, report};
+use super::outputs::Outputs;
 use super::reduce::{Filter, Reduce, Window};
 use crate::client::PepeunitClient;
 use crate::future::BoxFuture;
