@@ -7,14 +7,14 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use pepeunit::Command;
 use pepeunit_testkit::{
     Instance, InstanceOptions, ProgramSource, TestUnit, UnitSpec, UpdateStatus,
 };
 use serde_json::{Value, json};
-use support::{Dir, Unit, WAIT, output};
+use support::{Dir, Unit, WAIT, output, stop_awaiting_exit};
 
 const COMMIT: &str = "89abcdef0123456789abcdef0123456789abcdef";
 
@@ -36,29 +36,6 @@ async fn start(instance: &Instance, unit: &TestUnit, dir: &Path) -> Unit {
     let state = instance.wait_for_state(unit, WAIT).await;
     assert!(state.is_some(), "no state: {}", output(dir));
     process
-}
-
-/// SIGTERM, the exit awaited without blocking the runtime that serves the instance.
-async fn stop(mut process: Unit, dir: &Path) {
-    let pid = process.0.id().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = process.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the plug did not exit: {}",
-            output(dir)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert_eq!(status.code(), Some(0), "{}", output(dir));
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -141,7 +118,7 @@ async fn the_smart_plug_switches_measures_limits_and_keeps_its_relay() {
         next_text(&instance, &unit, &dir.0, "relay_state/pepeunit").await,
         "on"
     );
-    stop(process, &dir.0).await;
+    stop_awaiting_exit(process, &dir.0).await;
     let stored: Value = serde_json::from_str(&instance.state_storage(&unit)).unwrap();
     assert_eq!(stored, json!({"Plug": {"on": true, "limit_watts": 500.0}}));
 
@@ -177,5 +154,5 @@ async fn the_smart_plug_switches_measures_limits_and_keeps_its_relay() {
     let stored: Value = serde_json::from_str(&instance.state_storage(&unit)).unwrap();
     assert_eq!(stored, json!({"Plug": {"on": true, "limit_watts": 500.0}}));
     wait_text(&instance, &unit, &dir.0, "relay_state/pepeunit", "on").await;
-    stop(process, &dir.0).await;
+    stop_awaiting_exit(process, &dir.0).await;
 }

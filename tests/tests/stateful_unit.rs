@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use pepeunit::prelude::*;
 use pepeunit_testkit::{Instance, InstanceOptions, TestUnit, UnitSpec};
 use serde_json::{Value, json};
-use support::{Dir, Unit, WAIT, output, wait_log};
+use support::{Dir, Unit, WAIT, output, stop_awaiting_exit, wait_log};
 
 /// Waits for output `name` to publish `text`.
 async fn wait_output(instance: &Instance, unit: &TestUnit, dir: &Path, name: &str, text: &str) {
@@ -54,32 +54,6 @@ fn log_entries(dir: &Path, level: &str, part: &str) -> Vec<String> {
         .filter_map(|entry| entry["text"].as_str().map(str::to_owned))
         .filter(|text| text.contains(part))
         .collect()
-}
-
-/// SIGTERM, then the exit awaited without blocking the test's runtime, which serves the instance
-/// the stopping unit saves its state to: exit code 0, the stop in the log.
-async fn stop(mut process: Unit, dir: &Path) {
-    let pid = process.0.id().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = process.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the unit did not exit: {}",
-            output(dir)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert_eq!(status.code(), Some(0), "{}", output(dir));
-    let log = std::fs::read_to_string(dir.join("log.json")).unwrap();
-    assert!(log.contains("Main cycle stopped"), "{log}");
 }
 
 /// Starts the unit and waits until it is connected (its state arrives).
@@ -138,7 +112,7 @@ async fn unit_state_is_shared_by_handlers_and_stored_state_survives_restarts() {
         .await
         .unwrap();
     wait_log(&instance, &unit, "switch off (2)", &dir.0).await;
-    stop(process, &dir.0).await;
+    stop_awaiting_exit(process, &dir.0).await;
     let stored: Value = serde_json::from_str(&instance.state_storage(&unit)).unwrap();
     assert_eq!(stored, json!({"Plug": {"on": false, "switches": 2}}));
 
@@ -149,7 +123,7 @@ async fn unit_state_is_shared_by_handlers_and_stored_state_survives_restarts() {
         .await
         .unwrap();
     wait_log(&instance, &unit, "switch on (3)", &dir.0).await;
-    stop(process, &dir.0).await;
+    stop_awaiting_exit(process, &dir.0).await;
     assert!(
         log_entries(&dir.0, "Warning", "Stored state").is_empty(),
         "{:?}",

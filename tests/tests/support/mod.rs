@@ -105,3 +105,28 @@ pub fn stop_with_sigterm(process: &mut Unit, dir: &Path) {
     assert!(log.contains("SIGTERM received"), "{log}");
     assert!(log.contains("Main cycle stopped"), "{log}");
 }
+
+/// SIGTERM, then the exit awaited without blocking the test's runtime, which serves the instance a
+/// stopping unit saves its state to: exit code 0, the stop in the log.
+pub async fn stop_awaiting_exit(mut process: Unit, dir: &Path) {
+    let killed = Command::new("kill")
+        .args(["-TERM", &process.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = process.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the unit did not exit: {}",
+            output(dir)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0), "{}", output(dir));
+    let log = std::fs::read_to_string(dir.join("log.json")).unwrap();
+    assert!(log.contains("Main cycle stopped"), "{log}");
+}
