@@ -2,7 +2,7 @@
 //!
 //! A unit is a program on a device managed by a [Pepeunit](https://pepeunit.com) instance. This crate
 //! reads the unit's `env.json` ([`settings`]) and `schema.json` ([`schema`]), keeps its log
-//! ([`logger`]), reports its state ([`state`]), applies program updates ([`update`]) and
+//! ([`logger`]), reports its state ([`state`](mod@state)), applies program updates ([`update`]) and
 //! encrypts payloads compatibly with the other Pepeunit clients ([`cipher`]).
 //!
 //! Cargo features: none by default (the "min" build, no network crate), `mqtt`, `rest`, `all`;
