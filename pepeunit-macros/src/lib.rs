@@ -272,9 +272,11 @@ pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// `on_change` publishes only when the payload differs from the last one published. Without
 /// `every` the function is evaluated once connected and then after every input function and every
-/// scheduled output ran; with `every`, on that period. `heartbeat = "60s"` publishes an unchanged
-/// value again when that long passed since it last was. After every reconnect the current value is
-/// published again (the broker keeps no retained message).
+/// scheduled output ran (runs that come while it is being evaluated are followed by one more
+/// evaluation, not one each: a burst is seen at its latest value); with `every`, on that period.
+/// `heartbeat = "60s"` publishes an unchanged value again when that long passed since it last
+/// was. After every reconnect the current value is published again (the broker keeps no retained
+/// message).
 ///
 /// `sample = "250ms"` runs the function that often (on the monotonic clock, no drift, no catch-up
 /// burst), each value a sample (`None`: no sample); every `every` the reduction of the samples since

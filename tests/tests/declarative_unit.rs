@@ -94,6 +94,29 @@ async fn a_declarative_unit_converts_inputs_publishes_on_schedule_and_reloads() 
     );
     publish("number/pepeunit", b" 22 ").await;
     wait_log(&instance, &unit, "number 22", &dir.0).await;
+    // `publish =`: each number answered (the skipped one not); `on_change`: the parity once per
+    // change. Each answer is awaited before the next number (a burst may be evaluated once, on its
+    // latest value).
+    for (payload, answer, parity) in [
+        (&b"21"[..], Some("ack 21"), Some("odd")),
+        (b"twenty-two", None, None),
+        (b"22", Some("ack 22"), Some("even")),
+    ] {
+        publish("input/pepeunit", payload).await;
+        if let (Some(answer), Some(parity)) = (answer, parity) {
+            let message = instance.next_output(&unit, "ack/pepeunit", WAIT).await;
+            assert_eq!(message.as_ref().and_then(|m| m.text()), Some(answer));
+            let message = instance.next_output(&unit, "parity/pepeunit", WAIT).await;
+            assert_eq!(message.as_ref().and_then(|m| m.text()), Some(parity));
+        }
+    }
+    publish("input/pepeunit", b"24").await;
+    let message = instance.next_output(&unit, "ack/pepeunit", WAIT).await;
+    assert_eq!(message.as_ref().and_then(|m| m.text()), Some("ack 24"));
+    publish("input/pepeunit", b"25").await;
+    let message = instance.next_output(&unit, "parity/pepeunit", WAIT).await;
+    // 24 is even like 22: nothing published until 25.
+    assert_eq!(message.as_ref().and_then(|m| m.text()), Some("odd"));
 
     publish("reading/pepeunit", br#"{"celsius": "hot"}"#).await;
     let why = wait_skipped(

@@ -1,10 +1,11 @@
 //! A unit made only of declarative items, run by `tests/declarative_unit.rs` against a local
 //! instance: typed inputs of three kinds, an output every `DELAY_PUB_MSG` seconds, an output that
-//! publishes only when it has something, and `restart = "reload"`. Its topic names and variables
+//! publishes only when it has something, an input answering on an output, an output published on
+//! change, and `restart = "reload"`. Its topic names and variables
 //! are this crate's `schema_example.json` and `env_example.json`, checked at compile time.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use pepeunit::prelude::*;
 
@@ -19,6 +20,26 @@ static LAST_TEXT: Mutex<Option<String>> = Mutex::new(None);
 #[pepeunit::input("number/pepeunit")]
 fn on_number(unit: PepeunitClient, value: i64) {
     unit.logger().info(format!("number {value}"));
+}
+
+/// The last number received (`i64::MIN`: none yet).
+static LAST_NUMBER: AtomicI64 = AtomicI64::new(i64::MIN);
+
+/// Answers each number on `ack/pepeunit`.
+#[pepeunit::input("input/pepeunit", publish = "ack/pepeunit")]
+fn ack_number(value: i64) -> String {
+    LAST_NUMBER.store(value, Ordering::Relaxed);
+    format!("ack {value}")
+}
+
+/// The parity of the last number, published when it changes.
+#[pepeunit::output("parity/pepeunit", on_change)]
+fn parity() -> Option<&'static str> {
+    match LAST_NUMBER.load(Ordering::Relaxed) {
+        i64::MIN => None,
+        n if n % 2 == 0 => Some("even"),
+        _ => Some("odd"),
+    }
 }
 
 #[pepeunit::input("reading/pepeunit")]

@@ -7,8 +7,11 @@
 //! Beside them: the platform commands' MQTT side (`commands.rs`), `log_sync`'s splitting
 //! ([`log_sync`]), the handlers (`handler.rs`), the declarative handlers the macros expand to
 //! (`declared.rs`: typed inputs, published outputs, periods) with their two conversions
-//! ([`extract`]: message → argument, [`payload`]: return value → payload), and the macros' registry
-//! (`registry.rs`). The public API is
+//! ([`extract`]: message → argument, [`payload`]: return value → payload), the reactions (`answer.rs`:
+//! an input publishing its value; `on_change.rs`: outputs published on change, heartbeat, again after a
+//! reconnect), numeric outputs (`sampled.rs` on the pure `reduce.rs`), all of a unit's outputs
+//! (`outputs.rs`), the count of handler runs (`ran.rs`), the lines held before the engine starts
+//! (`early_log.rs`), and the macros' registry (`registry.rs`). The public API is
 //! [`PepeunitClient`](crate::client::PepeunitClient)'s (in `client/mqtt.rs`).
 //!
 //! # Tasks

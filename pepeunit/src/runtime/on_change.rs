@@ -4,7 +4,8 @@
 //! message for a unit that was away.
 //!
 //! Without a period such an output is evaluated once connected and then after every input handler
-//! and every scheduled output ran (`ran.rs`); with one, on its period.
+//! and every scheduled output ran (`ran.rs`, a watch: runs during an evaluation are followed by one
+//! more evaluation, so a burst is seen at its latest value); with one, on its period.
 
 use std::sync::Arc;
 use std::time::Duration;
