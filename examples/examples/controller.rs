@@ -11,17 +11,18 @@
 //! (403, logged) until the heater's owner turns it on again; the controller then retries at each
 //! period.
 
-use std::sync::Mutex;
-
 use pepeunit::prelude::*;
 use pepeunit::rest::{AggregationFunction, AggregationQuery, Page};
 
-/// The heater's state as last written (`None` until the first write).
-static HEATING: Mutex<Option<bool>> = Mutex::new(None);
+/// The heater's state as last written (`None` until the first write): a unit state, handed to the
+/// async output as a `State` handle (no lock is held across the REST calls).
+#[pepeunit::state]
+#[derive(Default, Clone)]
+struct Heating(Option<bool>);
 
 /// One control step: read the sensor's latest average, switch the heater when that is due.
 #[pepeunit::output(every = "DELAY_PUB_MSG")]
-async fn control(unit: PepeunitClient) -> pepeunit::Result<()> {
+async fn control(unit: PepeunitClient, heating: State<Heating>) -> pepeunit::Result<()> {
     let sensor: String = unit.settings().get("SENSOR_NODE_UUID")?;
     let heater: String = unit.settings().get("HEATER_NODE_UUID")?;
     let setpoint = unit.settings().current().get_or("SETPOINT", 20.0);
@@ -38,17 +39,17 @@ async fn control(unit: PepeunitClient) -> pepeunit::Result<()> {
         unit.logger().debug("no hourly average yet");
         return Ok(());
     };
-    let heating = *HEATING.lock().unwrap_or_else(|p| p.into_inner());
-    let on = match heating {
+    let Heating(heating_now) = heating.get();
+    let on = match heating_now {
         Some(true) => average.state < setpoint + 0.5,
         _ => average.state < setpoint - 0.5,
     };
-    if heating == Some(on) {
+    if heating_now == Some(on) {
         return Ok(());
     }
     let word = if on { "on" } else { "off" };
     unit.set_state_input(&heater, Some(word)).await?;
-    *HEATING.lock().unwrap_or_else(|p| p.into_inner()) = Some(on);
+    heating.set(Heating(Some(on)));
     unit.logger().info(format!(
         "heater {word}: average {} °C until {}",
         average.state, average.end_window_datetime
