@@ -14,7 +14,7 @@ use pepeunit_testkit::{
     Instance, InstanceOptions, ProgramSource, TestUnit, UnitSpec, UpdateStatus,
 };
 use serde_json::{Value, json};
-use support::{Dir, Unit, WAIT, output, stop_awaiting_exit};
+use support::{Dir, Unit, WAIT, output, start_connected, stop_awaiting_exit};
 
 const COMMIT: &str = "89abcdef0123456789abcdef0123456789abcdef";
 
@@ -32,10 +32,7 @@ async fn wait_text(instance: &Instance, unit: &TestUnit, dir: &Path, name: &str,
 
 async fn start(instance: &Instance, unit: &TestUnit, dir: &Path) -> Unit {
     let binary = Path::new(env!("CARGO_BIN_EXE_smart_plug"));
-    let process = Unit::start(binary, dir, &[]);
-    let state = instance.wait_for_state(unit, WAIT).await;
-    assert!(state.is_some(), "no state: {}", output(dir));
-    process
+    start_connected(instance, unit, binary, dir).await
 }
 
 #[tokio::test(flavor = "current_thread")]

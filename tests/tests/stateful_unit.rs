@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use pepeunit::prelude::*;
 use pepeunit_testkit::{Instance, InstanceOptions, TestUnit, UnitSpec};
 use serde_json::{Value, json};
-use support::{Dir, Unit, WAIT, output, stop_awaiting_exit, wait_log};
+use support::{Dir, Unit, WAIT, output, start_connected, stop_awaiting_exit, wait_log};
 
 /// Waits for output `name` to publish `text`.
 async fn wait_output(instance: &Instance, unit: &TestUnit, dir: &Path, name: &str, text: &str) {
@@ -58,10 +58,8 @@ fn log_entries(dir: &Path, level: &str, part: &str) -> Vec<String> {
 
 /// Starts the unit and waits until it is connected (its state arrives).
 async fn start(instance: &Instance, unit: &TestUnit, dir: &Path) -> Unit {
-    let process = Unit::start(Path::new(env!("CARGO_BIN_EXE_stateful_unit")), dir, &[]);
-    let state = instance.wait_for_state(unit, WAIT).await;
-    assert!(state.is_some(), "no state: {}", output(dir));
-    process
+    let binary = Path::new(env!("CARGO_BIN_EXE_stateful_unit"));
+    start_connected(instance, unit, binary, dir).await
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -118,6 +118,7 @@ macro_rules! lock_all {
                         _ => unreachable!("an index of the tuple"),
                     }
                 }
+                // ok: `lock_order` holds every index of the tuple once, so each guard was set above
                 ($(guards.$index.expect("every state was locked"),)+)
             }
         }

@@ -130,3 +130,16 @@ pub async fn stop_awaiting_exit(mut process: Unit, dir: &Path) {
     let log = std::fs::read_to_string(dir.join("log.json")).unwrap();
     assert!(log.contains("Main cycle stopped"), "{log}");
 }
+
+/// Starts `binary` in `dir` and waits until it is connected (its state arrives).
+pub async fn start_connected(
+    instance: &Instance,
+    unit: &TestUnit,
+    binary: &Path,
+    dir: &Path,
+) -> Unit {
+    let process = Unit::start(binary, dir, &[]);
+    let state = instance.wait_for_state(unit, WAIT).await;
+    assert!(state.is_some(), "no state: {}", output(dir));
+    process
+}
