@@ -154,3 +154,19 @@ pub(crate) fn process_alive(pid: u32) -> bool {
         true
     }
 }
+
+/// Starts writing `file`'s data to disk without waiting for it (Linux `sync_file_range`), so that the
+/// fsync that must follow finds it mostly written: an update unpacking many files overlaps the disk
+/// with the rest of the unpacking. A hint only, which guarantees nothing: durability still comes from
+/// that fsync. Elsewhere it does nothing.
+pub(crate) fn start_writeback(file: &File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is open for the borrow of `file`; the call only schedules writeback.
+        // An error (e.g. a filesystem without support) is ignored: the later fsync reports real ones.
+        unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
+}

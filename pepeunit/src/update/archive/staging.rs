@@ -10,6 +10,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::{ArchiveFormat, ExtractLimits, ExtractReport};
 use crate::error::{Error, Result};
+use crate::files;
 
 /// One archive entry, as the readers see it.
 pub(super) enum Kind<'a> {
@@ -180,6 +181,8 @@ impl<'a> Staging<'a> {
             );
             return Err(self.refuse(name, reason));
         }
+        // The swap fsyncs every staged file before the first rename; writing starts now.
+        files::start_writeback(&file);
         if let Some(mode) = mode {
             set_mode(path, mode).map_err(|e| Error::io(path, e))?;
         }
