@@ -268,7 +268,7 @@ pub fn input(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// tick (`cycle` of [`macro@main`], 100 ms by default), after the other per-tick functions, sorted
 /// by path. An `async fn` runs on the runtime, a plain `fn` on a blocking thread; errors and panics
 /// are logged as for [`macro@input`]; a function failing the same way again and again is logged at
-/// its 1st, 2nd, 4th, 8th… failure in a row, with the count.
+/// its 1st, 2nd, 4th, 8th… failure in a row, with the count (a success ends the row).
 ///
 /// `on_change` publishes only when the payload differs from the last one published. Without
 /// `every` the function is evaluated once connected and then after every input function and every

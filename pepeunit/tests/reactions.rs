@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -284,5 +285,47 @@ async fn an_output_failing_the_same_way_is_logged_at_powers_of_two() {
     assert!(!lines[0].contains("times in a row"), "{}", lines[0]);
     for (line, n) in lines[1..].iter().zip([2, 4, 8, 16]) {
         assert!(line.contains(&format!("({n} times in a row)")), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn a_success_ends_a_row_of_failures() {
+    let instance = Instance::start(Default::default()).await.unwrap();
+    let dir = TempDir::new("react-row");
+    let unit = unit(&instance, &dir).await;
+    let client = client(&unit);
+    // Runs 1-2 fail, 3 succeeds, 4-5 fail the same way, then every run succeeds.
+    let runs = Arc::new(AtomicU32::new(0));
+    let counted = runs.clone();
+    let flaky = pepeunit::runtime::OutputHandler::new("sensor", move |_, ()| {
+        let run = counted.fetch_add(1, Ordering::SeqCst) + 1;
+        async move {
+            match run {
+                1 | 2 | 4 | 5 => Err("sensor gone"),
+                _ => Ok(()),
+            }
+        }
+    });
+    let outputs = Outputs::new().every(Period::Fixed(Duration::from_millis(20)), flaky);
+    let cycle = run(&client, outputs);
+    let deadline = std::time::Instant::now() + WAIT;
+    while runs.load(Ordering::SeqCst) < 8 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the output stopped running"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop_cycle(&client, cycle).await;
+    let text = std::fs::read_to_string(unit.dir().join("log.json")).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("sensor gone")).collect();
+    // Two rows of two: each starts with a plain line, its 2nd failure carries the count.
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    for (line, counted) in lines.iter().zip([false, true, false, true]) {
+        assert_eq!(line.contains("(2 times in a row)"), counted, "{line}");
+        assert!(
+            !line.contains("(3 times") && !line.contains("(4 times"),
+            "{line}"
+        );
     }
 }

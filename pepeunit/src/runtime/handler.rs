@@ -194,24 +194,27 @@ impl<A: Send + 'static> Handler<A> {
 
     /// Writes a failed call to the unit log as [`report`] does; a failure the same as the one before
     /// it (a sensor that fails every second) only at its 1st, 2nd, 4th, 8th… time in a row, with
-    /// the count, as rejected payloads are.
+    /// the count, as rejected payloads are. A success ends the row: the next failure is a 1st again.
     pub(crate) fn report(&self, client: &PepeunitClient, outcome: Outcome) {
-        let text = match &outcome {
-            Outcome::Done => return,
-            Outcome::Failed(text) | Outcome::Panicked(text) => text,
-        };
         let Some(repeats) = &self.repeats else {
             return report(client, &self.name, outcome);
         };
         let count = {
-            let mut repeats = repeats.lock().unwrap_or_else(|p| p.into_inner());
-            match &mut *repeats {
-                Some((last, count)) if last == text => {
+            let mut last = repeats.lock().unwrap_or_else(|p| p.into_inner());
+            let text = match &outcome {
+                Outcome::Done => {
+                    *last = None;
+                    return;
+                }
+                Outcome::Failed(text) | Outcome::Panicked(text) => text,
+            };
+            match &mut *last {
+                Some((previous, count)) if previous == text => {
                     *count += 1;
                     *count
                 }
                 _ => {
-                    *repeats = Some((text.clone(), 1));
+                    *last = Some((text.clone(), 1));
                     1
                 }
             }
