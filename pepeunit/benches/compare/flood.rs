@@ -26,6 +26,8 @@ struct Received {
     count: u64,
     seconds: f64,
     cpu: String,
+    /// The receiver's CPU seconds over the run, when both samples were taken.
+    receiver_cpu: Option<f64>,
 }
 
 impl Received {
@@ -40,9 +42,76 @@ impl Received {
             self.rate()
         )
     }
+
+    /// The receiver's CPU time per message received, in µs: the load-independent figure.
+    fn cpu_per_message(&self) -> Option<f64> {
+        self.receiver_cpu
+            .map(|cpu| cpu * 1e6 / self.count.max(1) as f64)
+    }
+
+    fn cpu_figure(&self) -> String {
+        self.cpu_per_message()
+            .map_or("?".into(), |us| format!("{us:.2} µs"))
+    }
+}
+
+/// Which cores the flood's processes run on. On a machine of two cores or more each receiver gets the
+/// last core to itself and the rest (this process with the testkit's link, the broker, the publisher)
+/// the others: otherwise they compete for the cores, and the receiver's CPU per message swings with the
+/// scheduling (0.7–1.4× rumqttc's from one run to the next on 2 cores, against ±0.1× pinned).
+struct Pinning {
+    receiver: String,
+    others: String,
+    all: String,
+    broker: u32,
+}
+
+impl Pinning {
+    /// `None` on a single core or without `taskset` (util-linux): the flood then runs unpinned.
+    fn new(broker: u32) -> Option<Pinning> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let pinning = (cores >= 2).then(|| Pinning {
+            receiver: (cores - 1).to_string(),
+            others: format!("0-{}", cores - 2),
+            all: format!("0-{}", cores - 1),
+            broker,
+        })?;
+        let pinned = [std::process::id(), broker]
+            .into_iter()
+            .all(|pid| pin(pid, &pinning.others));
+        pinned.then_some(pinning)
+    }
+}
+
+impl Drop for Pinning {
+    fn drop(&mut self) {
+        for pid in [std::process::id(), self.broker] {
+            pin(pid, &self.all);
+        }
+    }
+}
+
+/// Moves every thread of `pid` to `cores` (a taskset list); whether it worked.
+fn pin(pid: u32, cores: &str) -> bool {
+    Command::new("taskset")
+        .args(["-a", "-p", "-c", cores, &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 pub fn run(bench: &mut Bench) {
+    let broker = procfs::child_named("mosquitto").expect("the testkit's mosquitto");
+    let pinning = Pinning::new(broker);
+    match &pinning {
+        Some(p) => println!(
+            "flood: receivers on core {}, the rest on {}",
+            p.receiver, p.others
+        ),
+        None => println!("flood: unpinned (one core, or no taskset): CPU per message is noisy"),
+    }
+    let pinned = pinning.as_ref().map(|p| p.receiver.as_str());
     let lines = bench.dir.join("flood.txt");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&lines).expect("flood file"));
     for i in 0..TOTAL {
@@ -52,7 +121,7 @@ pub fn run(bench: &mut Bench) {
     drop(file);
 
     let unit = bench.unit("flood-bare");
-    let bare = receive(bench, &unit.topics, &lines, "rumqttc", |topic| {
+    let bare = receive(bench, &unit.topics, &lines, pinned, "rumqttc", |topic| {
         let mut command = Command::new(std::env::current_exe().expect("own path"));
         let (user, password) = crate::login();
         command.args([
@@ -66,28 +135,42 @@ pub fn run(bench: &mut Bench) {
         std::thread::sleep(Duration::from_secs(1)); // let it subscribe
         child
     });
-    let sub = receive(bench, &unit.topics, &lines, "mosquitto_sub", |topic| {
-        let mut command = Command::new("mosquitto_sub");
-        command
-            .args(["-h", "127.0.0.1", "-p", &bench.port().to_string()])
-            .args(["-u", &crate::login().0, "-P", &crate::login().1])
-            .args(["-t", topic, "-q", "0"]);
-        let child = programs::spawn(command);
-        std::thread::sleep(Duration::from_secs(1)); // let it subscribe
-        child
-    });
+    let sub = receive(
+        bench,
+        &unit.topics,
+        &lines,
+        pinned,
+        "mosquitto_sub",
+        |topic| {
+            let mut command = Command::new("mosquitto_sub");
+            command
+                .args(["-h", "127.0.0.1", "-p", &bench.port().to_string()])
+                .args(["-u", &crate::login().0, "-P", &crate::login().1])
+                .args(["-t", topic, "-q", "0"]);
+            let child = programs::spawn(command);
+            std::thread::sleep(Duration::from_secs(1)); // let it subscribe
+            child
+        },
+    );
 
     let unit = bench.unit("flood-rust");
-    let ours = receive(bench, &unit.topics, &lines, "pepeunit (Rust)", |_| {
-        let mut command = Command::new(std::env::current_exe().expect("own path"));
-        command.arg("--flood-unit").arg(&unit.dir);
-        let child = programs::spawn(command);
-        bench.wait_for_state(&unit);
-        child
-    });
+    let ours = receive(
+        bench,
+        &unit.topics,
+        &lines,
+        pinned,
+        "pepeunit (Rust)",
+        |_| {
+            let mut command = Command::new(std::env::current_exe().expect("own path"));
+            command.arg("--flood-unit").arg(&unit.dir);
+            let child = programs::spawn(command);
+            bench.wait_for_state(&unit);
+            child
+        },
+    );
     let python = bench.python.clone().map(|python| {
         let unit = bench.unit("flood-python");
-        receive(bench, &unit.topics, &lines, "Python client", |_| {
+        receive(bench, &unit.topics, &lines, pinned, "Python client", |_| {
             let mut command = python.python_mode("flood", &unit.dir, &unit.dir.join("log.json"));
             command.args([
                 TOTAL.to_string(),
@@ -125,6 +208,23 @@ pub fn run(bench: &mut Bench) {
         python: python.as_ref().map_or("not run".into(), |p| p.cpu.clone()),
         limit: format!("rumqttc {}; mosquitto_sub {}", bare.cpu, sub.cpu),
         ratio: String::new(),
+    });
+    let per_message = |r: &Received| r.cpu_per_message();
+    bench.rows.push(Row {
+        what: "1. flood: receiver CPU per message".into(),
+        ours: ours.cpu_figure(),
+        python: python
+            .as_ref()
+            .map_or("not run".into(), Received::cpu_figure),
+        limit: format!(
+            "rumqttc {}; mosquitto_sub {}",
+            bare.cpu_figure(),
+            sub.cpu_figure()
+        ),
+        ratio: match (per_message(&ours), per_message(&bare)) {
+            (Some(ours), Some(bare)) => format!("{:.2}x rumqttc", ours / bare.max(1e-9)),
+            _ => String::new(),
+        },
     });
 }
 
@@ -176,18 +276,23 @@ impl Progress {
     }
 }
 
-/// Starts a receiver with `start` (which returns once it listens), floods its topic, and collects
+/// Starts a receiver with `start` (which returns once it listens) and moves it to the `pinned` core,
+/// floods its topic, and collects
 /// its result: a `RESULT <count> <seconds>` line, or (`counts_lines`: mosquitto_sub) one line per
 /// message, counted here.
 fn receive(
     bench: &Bench,
     topics: &UnitTopics,
     lines: &Path,
+    pinned: Option<&str>,
     who: &str,
     start: impl FnOnce(&str) -> Child,
 ) -> Received {
     let counts_lines = who == "mosquitto_sub";
     let mut receiver = start(&topics.input);
+    if let Some(core) = pinned {
+        pin(receiver.id(), core);
+    }
     let stdout = BufReader::new(receiver.stdout.take().expect("piped stdout"));
     let progress = Arc::new(Progress::new());
     let reader = {
@@ -259,12 +364,14 @@ fn receive(
         count,
         seconds,
         cpu,
+        receiver_cpu: before[0].zip(after[0]).map(|(b, a)| b.cpu_seconds(&a)),
     };
     println!(
         "flood {who:16} received {count}/{TOTAL}, {:.0} msgs/s over {seconds:.2} s; CPU % receiver / \
-         broker / publisher / bench: {}",
+         broker / publisher / bench: {}; receiver CPU per message {}",
         received.rate(),
-        received.cpu
+        received.cpu,
+        received.cpu_figure()
     );
     received
 }
