@@ -72,7 +72,10 @@ impl Pinning {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let pinning = (cores >= 2).then(|| Pinning {
             receiver: (cores - 1).to_string(),
-            others: format!("0-{}", cores - 2),
+            others: match cores {
+                2 => "0".into(),
+                _ => format!("0-{}", cores - 2),
+            },
             all: format!("0-{}", cores - 1),
             broker,
         })?;
