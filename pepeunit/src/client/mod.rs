@@ -175,9 +175,12 @@ impl PepeunitClient {
         }
     }
 
-    /// The MQTT runtime, or [`crate::Error::MqttDisabled`] when the client was built without it.
+    /// The MQTT runtime, or [`Error::MqttDisabled`](crate::error::Error::MqttDisabled) when the client was built without it.
     #[cfg(feature = "mqtt")]
     pub(crate) fn mqtt_runtime(&self) -> Result<&crate::runtime::MqttRuntime> {
-        self.inner.mqtt.as_deref().ok_or(crate::Error::MqttDisabled)
+        self.inner
+            .mqtt
+            .as_deref()
+            .ok_or(crate::error::Error::MqttDisabled)
     }
 }
