@@ -349,7 +349,7 @@ fn a_tar_without_its_end_of_archive_marker_is_truncated() {
     );
 }
 
-/// A tar member to build: name, type, and content (files) or target (links).
+/// A tar member to build: name, type, and content (files), target (links) or nothing (directories).
 type Member<'a> = (&'a str, tar::EntryType, &'a str);
 
 /// Builds an uncompressed tar of `members`.
@@ -363,6 +363,12 @@ fn build_tar(members: &[Member]) -> Vec<u8> {
             header.set_size(data.len() as u64);
             builder
                 .append_data(&mut header, name, data.as_bytes())
+                .unwrap();
+        } else if kind.is_dir() {
+            header.set_mode(0o755);
+            header.set_size(0);
+            builder
+                .append_data(&mut header, name, std::io::empty())
                 .unwrap();
         } else {
             header.set_size(0);
@@ -426,6 +432,31 @@ fn links_that_could_escape_are_refused() {
             matches!(&err, Error::Archive { entry: Some(e), .. } if e == bad),
             "{members:?}: {err}"
         );
+    }
+}
+
+#[test]
+fn an_entry_over_an_earlier_directory_is_refused_by_name() {
+    use tar::EntryType::{Directory, Link, Regular, Symlink};
+    // A directory is never replaced: by a file, a symlink or a hard link of the same name.
+    let cases: [&[Member]; 3] = [
+        &[("deep/c", Directory, ""), ("deep/c", Regular, "1")],
+        &[("deep/c/x", Regular, "1"), ("deep/c", Symlink, "x")],
+        &[
+            ("f", Regular, "1"),
+            ("deep/c", Directory, ""),
+            ("deep/c", Link, "f"),
+        ],
+    ];
+    for members in cases {
+        let (_tmp, dest, result) = extract_tar_bytes("over-dir", build_tar(members));
+        let err = result.unwrap_err();
+        assert!(
+            matches!(&err, Error::Archive { entry: Some(e), reason, .. }
+                if e == "deep/c" && reason.contains("earlier directory")),
+            "{members:?}: {err}"
+        );
+        assert!(dest.join("deep/c").is_dir(), "{members:?}");
     }
 }
 

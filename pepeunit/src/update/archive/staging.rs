@@ -79,6 +79,10 @@ impl<'a> Staging<'a> {
         }
         let added = self.prepare(name, &rel).and_then(|path| match kind {
             Kind::Dir => self.dir(name, &path, mode),
+            _ if fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_dir()) => Err(self.refuse(
+                name,
+                "an entry that is not a directory replaces an earlier directory",
+            )),
             Kind::File { size, data } => self.file(name, &path, mode, size, data),
             Kind::Symlink(target) => self.symlink(name, &rel, &path, &target),
             Kind::Hardlink(target) => self.hardlink(name, &path, &target),
