@@ -1,6 +1,7 @@
 //! The REST command flows without MQTT, against the testkit: `apply_env_update`,
-//! `apply_schema_update`, `apply_update_command` (version check, download, checked apply, reload) and
-//! `download_firmware`. A failed update leaves the program directory as it was.
+//! `apply_schema_update`, `apply_update_command` (version check, download, checked apply, reload),
+//! `download_firmware` and `download_signed_firmware`. A failed update leaves the program directory as
+//! it was.
 
 mod support;
 
@@ -9,9 +10,9 @@ use std::os::unix::fs::PermissionsExt;
 use pepeunit::client::PepeunitClient;
 use pepeunit::rest::RestOptions;
 use pepeunit::update::RestartMode;
-use pepeunit::update::{UpdateCommand, UpdateOutcome};
+use pepeunit::update::{UpdateCommand, UpdateKey, UpdateOutcome};
 use pepeunit::{Error, Result};
-use pepeunit_testkit::{BackendEra, Instance, ProgramSource, TestUnit, UnitSpec};
+use pepeunit_testkit::{BackendEra, Instance, ProgramSource, Release, TestUnit, UnitSpec};
 use serde_json::json;
 use support::{TempDir, fast_retries as fast, instance, snapshot};
 
@@ -351,5 +352,88 @@ async fn firmware_downloads_are_checked_executables() {
     assert!(
         matches!(error, Error::Backend { status: 404, .. }),
         "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_with_an_update_key_downloads_only_binaries_signed_for_the_commit() {
+    let (instance, dir, unit, keyless) = setup(BackendEra::V1_1, "upd-signed-firmware").await;
+    let key = UpdateKey::from_minisign(&instance.update_key().unwrap()).unwrap();
+    let client = PepeunitClient::builder(
+        unit.env_path(),
+        unit.schema_path(),
+        dir.path().join("log.json"),
+    )
+    .rest(true)
+    .rest_options(fast())
+    .restart_mode(RestartMode::None)
+    .update_key(key)
+    .build()
+    .unwrap();
+    let binary = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+    let asset = "unit-x86_64-unknown-linux-gnu";
+    let publish = |release| {
+        instance
+            .publish_signed(&unit, COMMIT, asset, binary.clone(), release)
+            .unwrap()
+    };
+    publish(Release::Signed);
+    let url = instance.compiled_binary_url(&unit).unwrap();
+    let dest = dir.path().join("firmware");
+    let refused = |error: Error, reason: &str| {
+        assert!(
+            matches!(&error, Error::Signature { reason: r, .. } if r.contains(reason)),
+            "{error}"
+        );
+        assert!(!dest.exists(), "{error}");
+    };
+
+    // The key makes the unsigned path a refusal; the signed one takes the release of this commit.
+    refused(
+        client.download_firmware(&url, &dest).await.unwrap_err(),
+        "runs only signed binaries",
+    );
+    let bytes = client
+        .download_signed_firmware(&url, &dest, COMMIT)
+        .await
+        .unwrap();
+    assert_eq!(bytes, binary.len() as u64);
+    assert_eq!(std::fs::read(&dest).unwrap(), binary);
+    std::fs::remove_file(&dest).unwrap();
+
+    // Signed for another commit, tampered, unsigned: refused, nothing left at dest.
+    let other = "0123456789012345678901234567890123456789";
+    refused(
+        client
+            .download_signed_firmware(&url, &dest, other)
+            .await
+            .unwrap_err(),
+        "signed for commit",
+    );
+    publish(Release::Tampered);
+    refused(
+        client
+            .download_signed_firmware(&url, &dest, COMMIT)
+            .await
+            .unwrap_err(),
+        "bad signature",
+    );
+    publish(Release::Unsigned);
+    refused(
+        client
+            .download_signed_firmware(&url, &dest, COMMIT)
+            .await
+            .unwrap_err(),
+        "missing",
+    );
+
+    // A client without a key cannot check a signature.
+    publish(Release::Signed);
+    refused(
+        keyless
+            .download_signed_firmware(&url, &dest, COMMIT)
+            .await
+            .unwrap_err(),
+        "no update_key",
     );
 }

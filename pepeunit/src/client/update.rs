@@ -57,8 +57,28 @@ impl PepeunitClient {
     /// Downloads a compiled unit's binary from a public `url` (no auth header) to `dest`, checks it is a
     /// complete executable of this platform (`Content-Length`, non-empty, ELF of this machine) and makes
     /// it executable. On failure `dest` does not exist.
+    ///
+    /// A client with an update key ([`ClientBuilder::update_key`](super::ClientBuilder::update_key))
+    /// runs only signed binaries: this is then an [`Error::Signature`](crate::error::Error::Signature)
+    /// before any download; use [`download_signed_firmware`](Self::download_signed_firmware).
     pub async fn download_firmware(&self, url: &str, dest: &Path) -> Result<u64> {
-        flow::download_firmware(self.rest_api()?, url, dest, None).await
+        let key = self.inner.update_key.as_ref();
+        flow::download_firmware_by_hand(self.rest_api()?, key, url, dest, None).await
+    }
+
+    /// [`download_firmware`](Self::download_firmware) of a binary signed with the client's update key
+    /// for the asset at `url` (its last segment) and `commit` (PROTOCOL §8a), as an `update` command
+    /// checks it: `<url>.minisig` is fetched first, the binary is verified once downloaded, and any
+    /// refusal is an [`Error::Signature`](crate::error::Error::Signature) with `dest` not existing.
+    /// Without an update key, that error before any download.
+    pub async fn download_signed_firmware(
+        &self,
+        url: &str,
+        dest: &Path,
+        commit: &str,
+    ) -> Result<u64> {
+        let key = self.inner.update_key.as_ref();
+        flow::download_firmware_by_hand(self.rest_api()?, key, url, dest, Some(commit)).await
     }
 
     /// What the update flows work with: this unit's files, logger, REST API and update options.

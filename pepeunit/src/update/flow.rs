@@ -181,6 +181,36 @@ pub(crate) async fn download_firmware(
     Ok(bytes)
 }
 
+/// [`download_firmware`] as a unit calls it by hand: a client with an update `key` takes only a binary
+/// signed for the asset at `url` and `commit`, and one without a key cannot check a `commit`; either
+/// mismatch is refused before anything is downloaded.
+pub(crate) async fn download_firmware_by_hand(
+    rest: &RestApi,
+    key: Option<&UpdateKey>,
+    url: &str,
+    dest: &Path,
+    commit: Option<&str>,
+) -> Result<u64> {
+    let refused = |reason: &str| Error::Signature {
+        url: format!("{}.minisig", signature::without_secrets(url)),
+        reason: reason.into(),
+    };
+    match (key, commit) {
+        (Some(key), Some(commit)) => {
+            let signed_for = SignedFor::update(url, commit);
+            download_firmware(rest, url, dest, Some((key, &signed_for))).await
+        }
+        (None, None) => download_firmware(rest, url, dest, None).await,
+        (Some(_), None) => Err(refused(
+            "this client has an update key and runs only signed binaries: \
+             download_signed_firmware checks the signature for a commit",
+        )),
+        (None, Some(_)) => Err(refused(
+            "no update_key to check the signature with (ClientBuilder::update_key)",
+        )),
+    }
+}
+
 /// The text of `<url>.minisig` (PROTOCOL §8a), fetched without the auth header like the binary.
 async fn fetch_signature(rest: &RestApi, url: &str) -> Result<String> {
     let (base, query) = url.split_at(url.find(['?', '#']).unwrap_or(url.len()));
