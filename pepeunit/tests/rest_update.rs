@@ -403,29 +403,15 @@ async fn a_client_with_an_update_key_downloads_only_binaries_signed_for_the_comm
 
     // Signed for another commit, tampered, unsigned: refused, nothing left at dest.
     let other = "0123456789012345678901234567890123456789";
-    refused(
-        client
-            .download_signed_firmware(&url, &dest, other)
-            .await
-            .unwrap_err(),
-        "signed for commit",
-    );
-    publish(Release::Tampered);
-    refused(
-        client
-            .download_signed_firmware(&url, &dest, COMMIT)
-            .await
-            .unwrap_err(),
-        "bad signature",
-    );
-    publish(Release::Unsigned);
-    refused(
-        client
-            .download_signed_firmware(&url, &dest, COMMIT)
-            .await
-            .unwrap_err(),
-        "missing",
-    );
+    for (release, commit, reason) in [
+        (Release::Signed, other, "signed for commit"),
+        (Release::Tampered, COMMIT, "bad signature"),
+        (Release::Unsigned, COMMIT, "missing"),
+    ] {
+        publish(release);
+        let error = client.download_signed_firmware(&url, &dest, commit).await;
+        refused(error.unwrap_err(), reason);
+    }
 
     // A client without a key cannot check a signature.
     publish(Release::Signed);
