@@ -175,7 +175,8 @@ impl PepeunitClient {
         }
     }
 
-    /// The MQTT runtime, or [`Error::MqttDisabled`](crate::error::Error::MqttDisabled) when the client was built without it.
+    /// The MQTT runtime, or [`Error::MqttDisabled`](crate::error::Error::MqttDisabled) when the
+    /// client was built without it.
     #[cfg(feature = "mqtt")]
     pub(crate) fn mqtt_runtime(&self) -> Result<&crate::runtime::MqttRuntime> {
         self.inner

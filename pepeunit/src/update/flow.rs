@@ -192,7 +192,7 @@ pub(crate) async fn download_firmware_by_hand(
     commit: Option<&str>,
 ) -> Result<u64> {
     let refused = |reason: &str| Error::Signature {
-        url: format!("{}.minisig", signature::without_secrets(url)),
+        url: signature::shown_signature_url(url),
         reason: reason.into(),
     };
     match (key, commit) {
@@ -216,7 +216,7 @@ async fn fetch_signature(rest: &RestApi, url: &str) -> Result<String> {
     let (base, query) = url.split_at(url.find(['?', '#']).unwrap_or(url.len()));
     let signature_url = format!("{base}.minisig{query}");
     let refused = |reason: String| Error::Signature {
-        url: signature::without_secrets(&signature_url),
+        url: signature::shown_signature_url(url),
         reason,
     };
     let body = rest
@@ -242,7 +242,7 @@ async fn verify(
         .await
         .map_err(|e| Error::Update(format!("verifying the signature stopped: {e}")))?;
     refusal.map_err(|reason| Error::Signature {
-        url: format!("{}.minisig", signature::without_secrets(url)),
+        url: signature::shown_signature_url(url),
         reason,
     })
 }

@@ -160,6 +160,11 @@ impl SignedFor {
     }
 }
 
+/// The signature URL of the binary at `url` as an error shows it: `<url>.minisig` without secrets.
+pub(crate) fn shown_signature_url(url: &str) -> String {
+    format!("{}.minisig", without_secrets(url))
+}
+
 /// `url` without query, fragment or credentials: what an error may show of a download link.
 pub(crate) fn without_secrets(url: &str) -> String {
     let url = url.split(['?', '#']).next().unwrap_or_default();
